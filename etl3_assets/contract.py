@@ -1,0 +1,188 @@
+"""The ETL1 -> warehouse data contract (``../shared/CONTRACT.md``) as data.
+
+Every other module takes table names, columns, dtypes, keys and the warehouse
+layout from here, so the contract is written down exactly once in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+S = pl.String
+F = pl.Float64
+
+
+@dataclass(frozen=True)
+class Etl1Table:
+    name: str
+    folder: str
+    key: tuple[str, ...]
+    schema: dict[str, pl.DataType]
+
+    @property
+    def relative_path(self) -> str:
+        return f"{self.folder}/{self.name}.parquet"
+
+
+def _strings(*names: str) -> dict[str, pl.DataType]:
+    return {n: S for n in names}
+
+
+FACT_RATE = Etl1Table(
+    "fact_rate",
+    "gold",
+    ("fact_uid",),
+    {
+        **_strings(
+            "fact_uid", "state", "year_month", "payer_slug", "billing_class", "code_type",
+            "code", "pg_uid", "pos_set_id", "negotiated_type", "negotiation_arrangement",
+            "expiration_date",
+        ),
+        "negotiated_rate": F,
+    },
+)
+DIM_PAYER = Etl1Table(
+    "dim_payer", "dims", ("payer_slug",),
+    _strings("payer_slug", "reporting_entity_name", "reporting_entity_type"),
+)
+DIM_CODE = Etl1Table(
+    "dim_code", "dims", ("code_type", "code"),
+    _strings("code_type", "code", "code_description", "code_name"),
+)
+DIM_CODE_CAT = Etl1Table(
+    "dim_code_cat", "dims", ("proc_cd",),
+    _strings("proc_cd", "procedure_set", "procedure_class", "procedure_group"),
+)
+DIM_PROVIDER_GROUP = Etl1Table(
+    "dim_provider_group", "dims", ("pg_uid",),
+    {**_strings("pg_uid", "payer_slug", "tin_type", "tin_value"), "provider_group_id_raw": pl.Int64},
+)
+DIM_POS_SET = Etl1Table(
+    "dim_pos_set", "dims", ("pos_set_id",),
+    {"pos_set_id": S, "pos_members": pl.List(pl.String)},
+)
+XREF_PG_MEMBER_NPI = Etl1Table(
+    "xref_pg_member_npi", "xrefs", ("pg_uid", "npi"), _strings("pg_uid", "npi"),
+)
+PROVIDER_FIELDS = (
+    "first_name", "last_name", "organization_name", "enumeration_type", "status",
+    "primary_taxonomy_code", "primary_taxonomy_desc", "primary_taxonomy_state",
+    "primary_taxonomy_license", "credential", "sole_proprietor", "enumeration_date",
+    "last_updated",
+)
+DIM_NPI = Etl1Table("dim_npi", "dims", ("npi",), _strings("npi", *PROVIDER_FIELDS))
+DIM_NPI_ADDRESS = Etl1Table(
+    "dim_npi_address", "dims", ("npi", "address_purpose", "address_hash"),
+    _strings(
+        "npi", "address_purpose", "address_type", "address_1", "address_2", "city", "state",
+        "postal_code", "country_code", "telephone_number", "fax_number", "address_hash",
+    ),
+)
+DIM_NPI_ADDRESS_GEOLOCATION = Etl1Table(
+    "dim_npi_address_geolocation", "dims", ("npi", "address_hash"),
+    {
+        **_strings(
+            "npi", "address_hash", "matched_address", "county_name", "county_fips",
+            "stat_area_name", "stat_area_code",
+        ),
+        "latitude": F,
+        "longitude": F,
+    },
+)
+BENCH_MEDICARE = Etl1Table(
+    "bench_medicare_comprehensive", "dims", ("state", "code_type", "code"),
+    {
+        **_strings("state", "code_type", "code", "benchmark_type", "opps_si", "asc_pi"),
+        **{
+            n: F
+            for n in (
+                "medicare_national_rate", "medicare_state_rate", "work_rvu",
+                "practice_expense_rvu", "malpractice_rvu", "total_rvu", "conversion_factor",
+                "opps_weight",
+            )
+        },
+    },
+)
+
+ETL1_TABLES: tuple[Etl1Table, ...] = (
+    FACT_RATE, DIM_CODE, DIM_CODE_CAT, DIM_PAYER, DIM_PROVIDER_GROUP, DIM_POS_SET, DIM_NPI,
+    DIM_NPI_ADDRESS, DIM_NPI_ADDRESS_GEOLOCATION, BENCH_MEDICARE, XREF_PG_MEMBER_NPI,
+)
+ETL1_BY_NAME = {t.name: t for t in ETL1_TABLES}
+DIMENSION_TABLES = tuple(t for t in ETL1_TABLES if t is not FACT_RATE)
+
+YEAR_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+NPI_PATTERN = r"^\d{10}$"
+
+# --- The enriched fact (CONTRACT section 2), in its canonical column order. ---
+
+ADDRESS_FIELDS = (
+    "address_purpose", "address_type", "address_1", "address_2", "city", "address_state",
+    "postal_code", "country_code", "telephone_number", "fax_number", "address_hash",
+)
+GEO_FIELDS = (
+    "matched_address", "county_name", "county_fips", "stat_area_name", "stat_area_code",
+    "latitude", "longitude",
+)
+BENCH_FIELDS = tuple(c for c in BENCH_MEDICARE.schema if c not in BENCH_MEDICARE.key)
+
+ENRICHED_SCHEMA: dict[str, pl.DataType] = {
+    **FACT_RATE.schema,
+    "reporting_entity_name": S,
+    "code_description": S,
+    "code_name": S,
+    "procedure_set": S,
+    "procedure_class": S,
+    "procedure_group": S,
+    "provider_group_id_raw": pl.Int64,
+    "pos_members": pl.List(pl.String),
+    "npi": S,
+    **{c: S for c in PROVIDER_FIELDS},
+    **{c: S for c in ADDRESS_FIELDS},
+    **{c: DIM_NPI_ADDRESS_GEOLOCATION.schema[c] for c in GEO_FIELDS},
+    **{c: BENCH_MEDICARE.schema[c] for c in BENCH_FIELDS},
+    "year": pl.Int32,
+    "month": pl.Int32,
+    "rate_to_medicare_ratio": F,
+    "is_above_medicare": pl.Boolean,
+    "is_individual_provider": pl.Boolean,
+    "is_sole_proprietor": pl.Boolean,
+    "provider_type": S,
+}
+
+GEOCODING_FILLS = {
+    "stat_area_name": "Unknown",
+    "county_name": "Unknown",
+    "stat_area_code": "00000",
+    "county_fips": "00000",
+    "matched_address": "Not Geocoded",
+}
+
+# --- The warehouse (CONTRACT section 3). ---
+
+WAREHOUSE_DATA_PREFIX = "partitioned-data"
+# (partition key, enriched column it takes its value from), in path order.
+PARTITION_KEYS: tuple[tuple[str, str], ...] = (
+    ("payer_slug", "payer_slug"),
+    ("state", "state"),
+    ("billing_class", "billing_class"),
+    ("procedure_set", "procedure_set"),
+    ("procedure_class", "procedure_class"),
+    ("taxonomy", "primary_taxonomy_code"),
+    ("stat_area_name", "stat_area_name"),
+    ("year", "year"),
+    ("month", "month"),
+)
+PARTITION_KEY_NAMES = tuple(k for k, _ in PARTITION_KEYS)
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+HIVE_ESCAPED_CHARS = frozenset('"#%\'*/:=?\\^{[]') | {chr(0x7F)} | {chr(i) for i in range(0x20)}
+DATA_FILE_STEM = "fact_rate_enriched"
+
+# Columns stored inside each partition file: every enriched column but the partition keys.
+FILE_COLUMNS: tuple[str, ...] = tuple(c for c in ENRICHED_SCHEMA if c not in PARTITION_KEY_NAMES)
+FILE_SCHEMA = {c: ENRICHED_SCHEMA[c] for c in FILE_COLUMNS}
+
+GLUE_DATABASE = "healthcare_data_lake"
+GLUE_TABLE = "fact_rate_enriched"

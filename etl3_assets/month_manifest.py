@@ -1,0 +1,80 @@
+"""The record of which objects make up a warehouse month, for exact replacement.
+
+A month's files are spread over every partition folder (``…/year=2025/month=08/``), so
+they cannot be found by a prefix listing. Instead each month keeps a committed manifest,
+and a run journals the keys it is about to write before writing them. Whatever a crashed
+run wrote is therefore named in a journal, and the next successful run deletes every key
+of the old manifest or any journal that it did not write itself.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterable
+
+import polars as pl
+
+from .storage import WarehouseStorage
+
+MANIFEST_PREFIX = "_etl3/manifests"
+_SCHEMA = {"key": pl.String, "rows": pl.Int64, "bytes": pl.Int64}
+
+
+def _encode(keys: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    keys.select([pl.col(c).cast(t) for c, t in _SCHEMA.items()]).write_parquet(
+        buf, compression="zstd"
+    )
+    return buf.getvalue()
+
+
+def _decode(data: bytes | None) -> pl.DataFrame:
+    if data is None:
+        return pl.DataFrame(schema=_SCHEMA)
+    return pl.read_parquet(io.BytesIO(data))
+
+
+class MonthManifest:
+    def __init__(self, storage: WarehouseStorage, year_month: str):
+        self.storage = storage
+        self.year_month = year_month
+        self.committed_key = f"{MANIFEST_PREFIX}/{year_month}.parquet"
+        self.journal_prefix = f"{MANIFEST_PREFIX}/{year_month}.pending/"
+        self.run_token = uuid.uuid4().hex[:12]
+
+    def committed(self) -> pl.DataFrame:
+        return _decode(self.storage.get_bytes(self.committed_key))
+
+    def journal_keys(self) -> list[str]:
+        return [key for key, _ in self.storage.list(self.journal_prefix)]
+
+    def begin(self) -> None:
+        """Carry the committed keys into a journal, so that they stay known even if a
+        crash comes between committing the new manifest and deleting the stale keys."""
+        previous = self.committed()["key"]
+        if previous.len():
+            self.journal("previous", previous)
+
+    def journal(self, part: str, keys: Iterable[str]) -> None:
+        """Record keys before they are written, so a crash cannot orphan them."""
+        frame = pl.DataFrame({"key": list(keys)}).with_columns(
+            rows=pl.lit(None, pl.Int64), bytes=pl.lit(None, pl.Int64)
+        )
+        self.storage.put_bytes(f"{self.journal_prefix}{self.run_token}-{part}.parquet", _encode(frame))
+
+    def commit(self, written: pl.DataFrame) -> list[str]:
+        """Make ``written`` the month, delete every other key the month ever had.
+
+        Returns the deleted (stale) keys.
+        """
+        journals = self.journal_keys()
+        known = [self.committed()["key"]] + [
+            _decode(self.storage.get_bytes(j))["key"] for j in journals
+        ]
+        previous = set(pl.concat(known).to_list()) if known else set()
+        stale = sorted(previous - set(written["key"].to_list()))
+        self.storage.put_bytes(self.committed_key, _encode(written))
+        self.storage.delete(stale)
+        self.storage.delete(journals)
+        return stale

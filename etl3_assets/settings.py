@@ -1,0 +1,26 @@
+"""Configuration that comes from the environment, with the documented defaults."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+DEFAULTS = {
+    "ETL1_ROOT": "data/etl1",
+    "WAREHOUSE_ROOT": "warehouse",
+    "CHUNK_SIZE": "250000",
+    "MEMORY_LIMIT_MB": "1024",
+    "MAX_ROWS_PER_FILE": "1000000",
+    "MAX_WORKERS": str(os.cpu_count() or 2),
+}
+
+
+def env_setting(name: str) -> str | dg.EnvVar:
+    """An ``EnvVar`` when the variable is set (so the UI shows where the value came
+    from), else the documented default."""
+    return dg.EnvVar(name) if os.getenv(name) else DEFAULTS[name]
+
+
+def env_int_setting(name: str) -> int | dg.EnvVar:
+    return dg.EnvVar.int(name) if os.getenv(name) else int(DEFAULTS[name])
