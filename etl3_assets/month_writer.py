@@ -147,6 +147,7 @@ def write_month(
         with ThreadPoolExecutor(max_workers=max(1, settings.max_workers)) as pool:
             for files in pool.map(write_bucket, bucket_dirs):
                 written.extend(files)
+        storage.flush()
         result.seconds["write"] = time.perf_counter() - t1
 
         frame = pl.DataFrame(

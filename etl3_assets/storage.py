@@ -20,6 +20,13 @@ class WarehouseStorage(Protocol):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write one object atomically: readers see the old or the new content, never a part."""
 
+    def flush(self) -> None:
+        """Wait until every ``put_bytes`` so far is durable; raise if any failed.
+
+        Implementations may upload in the background (S3); callers flush before they
+        commit a month's manifest.
+        """
+
     def get_bytes(self, key: str) -> bytes | None:
         """The object's content, or None when it does not exist."""
 
@@ -54,6 +61,9 @@ class LocalStorage:
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+
+    def flush(self) -> None:
+        pass
 
     def get_bytes(self, key: str) -> bytes | None:
         try:
