@@ -1,0 +1,38 @@
+"""The README's demo command and its DuckDB analyses work as written."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from .oracle import READERS, assert_same_rows, expected_enriched
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _readme_sql_blocks() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Example analyses (DuckDB)", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+
+
+def test_demo_builds_every_sample_month_and_the_readme_queries_run(tmp_path, monkeypatch):
+    env = {k: v for k, v in os.environ.items() if k not in ("ETL1_ROOT", "WAREHOUSE_ROOT", "DAGSTER_HOME")}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "etl3"), "demo"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    months = ["2025-07", "2025-08", "2025-09"]
+    for month in months:
+        assert re.search(rf"^\s*{month}\s+400\s+\d+", done.stdout, flags=re.M), done.stdout
+        assert_same_rows(READERS["duckdb"](tmp_path / "warehouse", month), expected_enriched(str(tmp_path / "data/etl1"), month))
+    blocks = _readme_sql_blocks()
+    assert len(blocks) == 4
+    monkeypatch.chdir(tmp_path)
+    con = duckdb.connect()
+    for sql in blocks:
+        assert con.sql(sql).fetchall(), sql
