@@ -24,7 +24,7 @@ def _materialize_months(months: list[str], run_config: dict) -> list[dict]:
         result = job.execute_in_process(
             partition_key=month,
             instance=instance,
-            run_config=run_config,
+            run_config={**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}},
             asset_selection=[dg.AssetKey("enriched_fact_rate"), dg.AssetKey("fact_rate_enriched")],
         )
         for mat in result.asset_materializations_for_node("fact_rate_enriched"):
@@ -71,7 +71,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
     months = sorted(fact_months(Etl1Source(Root(etl1_root))))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
     _print_summaries(_materialize_months(months, _writer_run_config(args)))
-    print(f"\nquery it: duckdb -c \"select count(*) from read_parquet('{warehouse}/partitioned-data/**/*.parquet', hive_partitioning = true)\"")
+    glob = f"{warehouse}/partitioned-data/**/*.parquet"
+    print(
+        "\nquery it (see README, Example analyses):\n"
+        f"  .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"select year, month, count(*) from "
+        f"read_parquet('{glob}', hive_partitioning = true) group by all order by all\\\").show()\""
+    )
 
 
 def cmd_materialize(args: argparse.Namespace) -> None:
