@@ -8,7 +8,7 @@ import polars as pl
 
 from .contract import ETL1_TABLES, FACT_RATE, Etl1Table
 from .enrich import enriched_month
-from .etl1 import table_fingerprint, validate_etl1
+from .etl1 import validate_etl1
 from .resources import Etl1Resource
 
 ETL1_GROUP = "etl1"
@@ -20,6 +20,15 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
     end_offset=1,
 )
 
+WAREHOUSE_WRITE_POOL = "warehouse_write"
+"""Pool of the step that writes a month into the warehouse: ``concurrency: pools`` in
+dagster.yaml bounds how many months write at once, across runs."""
+
+MONTH_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+"""A backfill launches one run per month: months fail, retry and run in parallel
+independently, and each run carries the ``dagster/partition`` tag that dagster.yaml's
+one-run-per-month limit keys on."""
+
 
 def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
     @dg.observable_source_asset(
@@ -29,7 +38,7 @@ def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
         metadata={"relative_path": table.relative_path},
     )
     def _observe(etl1: Etl1Resource) -> dg.DataVersion:
-        fingerprint = table_fingerprint(etl1.source(), table)
+        fingerprint = etl1.fingerprint(table)
         return dg.DataVersion(fingerprint or "missing")
 
     return _observe
@@ -44,6 +53,7 @@ etl1_tables = [etl1_table_asset(t) for t in ETL1_TABLES]
     group_name=WAREHOUSE_GROUP,
     io_manager_key="staging_io_manager",
     kinds={"polars", "parquet"},
+    backfill_policy=MONTH_BACKFILL_POLICY,
 )
 def enriched_fact_rate(context: dg.AssetExecutionContext, etl1: Etl1Resource) -> dg.Output[pl.LazyFrame]:
     """One month of fact_rate with every dimension joined (CONTRACT section 2).
@@ -71,6 +81,8 @@ def enriched_fact_rate(context: dg.AssetExecutionContext, etl1: Etl1Resource) ->
     group_name=WAREHOUSE_GROUP,
     io_manager_key="warehouse_io_manager",
     kinds={"parquet"},
+    backfill_policy=MONTH_BACKFILL_POLICY,
+    pool=WAREHOUSE_WRITE_POOL,
 )
 def fact_rate_enriched(enriched_fact_rate: pl.LazyFrame) -> pl.LazyFrame:
     """The month in the Hive-partitioned warehouse (CONTRACT section 3)."""

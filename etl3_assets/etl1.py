@@ -35,7 +35,7 @@ class Etl1Source:
     def scan(self, table: Etl1Table) -> pl.LazyFrame:
         """The table with exactly its contract columns (extra columns are ignored)."""
         lf = pl.scan_parquet(self.path(table), storage_options=dict(self.storage_options) or None)
-        return lf.select(list(table.schema))
+        return lf.select([pl.col(c).cast(t) for c, t in table.schema.items()])
 
     def exists(self, table: Etl1Table) -> bool:
         if self.root.is_s3:
@@ -63,11 +63,22 @@ def check_table_schema(source: Etl1Source, table: Etl1Table) -> None:
     for column, dtype in table.schema.items():
         if column not in found:
             raise _fail(table, column, f"column is missing (found columns: {', '.join(found)})")
-        if found[column] != dtype:
+        if not _same_logical_type(found[column], dtype):
             sample = raw.select(pl.col(column).drop_nulls().first()).collect().item()
             raise _fail(
                 table, column, f"expected dtype {dtype}, found {found[column]} (e.g. value {sample!r})"
             )
+
+
+def _same_logical_type(found: pl.DataType, expected: pl.DataType) -> bool:
+    """Dictionary-encoded strings (Categorical, Enum) are strings to the contract."""
+    if found == expected:
+        return True
+    if expected == pl.String:
+        return isinstance(found, (pl.Categorical, pl.Enum))
+    if isinstance(expected, pl.List) and isinstance(found, pl.List):
+        return _same_logical_type(found.inner, expected.inner)
+    return False
 
 
 def check_keys(source: Etl1Source, table: Etl1Table, lf: pl.LazyFrame | None = None) -> None:

@@ -1,20 +1,31 @@
 """IO managers: the staged enriched month, and the partitioned warehouse month."""
 
 
+from typing import Optional
+
 import dagster as dg
 import polars as pl
 
 from .month_writer import WriterSettings, write_month
+from .resources import Etl3S3Resource, s3_connection
+from .s3_storage import S3Storage
 from .storage import LocalStorage, WarehouseStorage
 from .storage_paths import Root
 
 STAGING_PREFIX = "_etl3/staging"
 
 
-def warehouse_storage(root: str) -> WarehouseStorage:
+def warehouse_storage(
+    root: str, s3: Optional[Etl3S3Resource] = None, max_workers: int = 4
+) -> WarehouseStorage:
+    """Local folder or ``s3://bucket/prefix``; on S3, ``max_workers`` upload threads."""
     if Root(root).is_s3:
-        raise NotImplementedError("S3 warehouses are not supported yet")
+        return S3Storage(Root(root), s3_connection(s3), max_workers=max_workers)
     return LocalStorage(root)
+
+
+def _storage_options(root: str, s3: Optional[Etl3S3Resource]) -> dict | None:
+    return s3_connection(s3).polars_storage_options() if Root(root).is_s3 else None
 
 
 class EnrichedStagingIOManager(dg.ConfigurableIOManager):
@@ -25,6 +36,7 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
     """
 
     warehouse_root: str = "warehouse"
+    s3: Optional[Etl3S3Resource] = None
 
     def _path(self, context: dg.OutputContext | dg.InputContext) -> str:
         name = context.asset_key.path[-1]
@@ -38,11 +50,17 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
             import os
 
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        obj.sink_parquet(path, compression="zstd", engine="streaming")
+        obj.sink_parquet(
+            path,
+            compression="zstd",
+            engine="streaming",
+            storage_options=_storage_options(path, self.s3),
+        )
         context.add_output_metadata({"path": dg.MetadataValue.path(path)})
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
-        return pl.scan_parquet(self._path(context))
+        path = self._path(context)
+        return pl.scan_parquet(path, storage_options=_storage_options(path, self.s3))
 
 
 class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
@@ -53,6 +71,7 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
     memory_limit_mb: int = 1024
     max_rows_per_file: int = 1_000_000
     max_workers: int = 2
+    s3: Optional[Etl3S3Resource] = None
 
     def settings(self) -> WriterSettings:
         return WriterSettings(
@@ -66,7 +85,7 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
         year_month = context.asset_partition_key
         rows = obj.select(pl.len()).collect().item()
         result = write_month(
-            warehouse_storage(self.warehouse_root),
+            warehouse_storage(self.warehouse_root, self.s3, self.max_workers),
             year_month,
             obj,
             expected_rows=rows,

@@ -62,6 +62,7 @@ class MonthManifest:
             rows=pl.lit(None, pl.Int64), bytes=pl.lit(None, pl.Int64)
         )
         self.storage.put_bytes(f"{self.journal_prefix}{self.run_token}-{part}.parquet", _encode(frame))
+        self.storage.flush()
 
     def commit(self, written: pl.DataFrame) -> list[str]:
         """Make ``written`` the month, delete every other key the month ever had.
@@ -75,6 +76,7 @@ class MonthManifest:
         previous = set(pl.concat(known).to_list()) if known else set()
         stale = sorted(previous - set(written["key"].to_list()))
         self.storage.put_bytes(self.committed_key, _encode(written))
+        self.storage.flush()
         self.storage.delete(stale)
         self.storage.delete(journals)
         return stale

@@ -32,6 +32,17 @@ def warehouse_root(tmp_path) -> Path:
     return tmp_path / "warehouse"
 
 
+def etl3_resources(etl1_root, warehouse_root, **writer_config) -> dict:
+    """The production resources, pointed at test folders."""
+    return {
+        "etl1": Etl1Resource(root=str(etl1_root)),
+        "staging_io_manager": EnrichedStagingIOManager(warehouse_root=str(warehouse_root)),
+        "warehouse_io_manager": PartitionedWarehouseIOManager(
+            warehouse_root=str(warehouse_root), **writer_config
+        ),
+    }
+
+
 def materialize_month(
     etl1_root, warehouse_root, month, instance=None, raise_on_error=True, **writer_config
 ):
@@ -41,13 +52,7 @@ def materialize_month(
         partition_key=month,
         instance=instance,
         raise_on_error=raise_on_error,
-        resources={
-            "etl1": Etl1Resource(root=str(etl1_root)),
-            "staging_io_manager": EnrichedStagingIOManager(warehouse_root=str(warehouse_root)),
-            "warehouse_io_manager": PartitionedWarehouseIOManager(
-                warehouse_root=str(warehouse_root), **writer_config
-            ),
-        },
+        resources=etl3_resources(etl1_root, warehouse_root, **writer_config),
     )
 
 
