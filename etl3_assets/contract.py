@@ -116,6 +116,13 @@ DIMENSION_TABLES = tuple(t for t in ETL1_TABLES if t is not FACT_RATE)
 YEAR_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 NPI_PATTERN = r"^\d{10}$"
 
+# USPS codes of the 50 states, DC and the inhabited territories plus the Minor Outlying
+# Islands (AS, GU, MP, PR, VI, UM); a fact's `state` is expected to be one of them.
+US_STATE_CODES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ"
+    " NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI UM".split()
+)
+
 # --- The enriched fact (CONTRACT section 2), in its canonical column order. ---
 
 ADDRESS_FIELDS = (

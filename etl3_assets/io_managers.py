@@ -84,14 +84,23 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame) -> None:
         year_month = context.asset_partition_key
         rows = obj.select(pl.len()).collect().item()
-        result = write_month(
-            warehouse_storage(self.warehouse_root, self.s3, self.max_workers),
-            year_month,
-            obj,
-            expected_rows=rows,
-            settings=self.settings(),
-            log=context.log.info,
-        )
+        storage = warehouse_storage(self.warehouse_root, self.s3, self.max_workers)
+        try:
+            result = write_month(
+                storage,
+                year_month,
+                obj,
+                expected_rows=rows,
+                settings=self.settings(),
+                log=context.log.info,
+            )
+        finally:
+            if isinstance(storage, S3Storage):
+                storage.close()
+        if isinstance(storage, S3Storage):
+            context.add_output_metadata(
+                {"s3_requests": dg.MetadataValue.json(dict(storage.requests))}
+            )
         context.add_output_metadata(
             {
                 "rows": result.rows,

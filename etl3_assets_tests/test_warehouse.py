@@ -180,6 +180,12 @@ def _read(root: Path, table: str) -> pl.DataFrame:
     return pl.read_parquet(root / folder / f"{table}.parquet")
 
 
+def _set_first_value(root: Path, table: str, column: str, value: str) -> None:
+    df = _read(root, table)
+    first = pl.int_range(pl.len()) == 0
+    _overwrite(root, table, df.with_columns(pl.when(first).then(pl.lit(value)).otherwise(column).alias(column)))
+
+
 BAD_INPUTS = {
     "missing table": (
         lambda root: (root / "dims" / "dim_code_cat.parquet").unlink(),
@@ -202,23 +208,11 @@ BAD_INPUTS = {
         ["dim_code", "code_type, code", "duplicated"],
     ),
     "bad year_month": (
-        lambda root: _overwrite(
-            root,
-            "fact_rate",
-            _read(root, "fact_rate").with_columns(
-                year_month=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("2025/8")).otherwise("year_month")
-            ),
-        ),
+        lambda root: _set_first_value(root, "fact_rate", "year_month", "2025/8"),
         ["fact_rate", "year_month", "'2025/8'"],
     ),
     "npi not ten digits": (
-        lambda root: _overwrite(
-            root,
-            "xref_pg_member_npi",
-            _read(root, "xref_pg_member_npi").with_columns(
-                npi=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("12345")).otherwise("npi")
-            ),
-        ),
+        lambda root: _set_first_value(root, "xref_pg_member_npi", "npi", "12345"),
         ["xref_pg_member_npi", "npi", "'12345'"],
     ),
 }
