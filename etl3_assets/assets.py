@@ -8,8 +8,11 @@ import polars as pl
 
 from .contract import ETL1_TABLES, FACT_RATE, Etl1Table
 from .enrich import enriched_month
-from .etl1 import validate_etl1
-from .resources import Etl1Resource
+from .io_managers import PartitionedWarehouseIOManager, warehouse_storage
+from .month_modes import DRY_RUN, MATERIALIZE, MonthRunConfig
+from .month_plan import plan_month
+from .quality_checks import etl1_input_check_specs, guard_etl1_inputs, quality_settings
+from .resources import Etl1Resource, GlueCatalogResource
 
 ETL1_GROUP = "etl1"
 WAREHOUSE_GROUP = "warehouse"
@@ -24,10 +27,12 @@ WAREHOUSE_WRITE_POOL = "warehouse_write"
 """Pool of the step that writes a month into the warehouse: ``concurrency: pools`` in
 dagster.yaml bounds how many months write at once, across runs."""
 
-MONTH_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-"""A backfill launches one run per month: months fail, retry and run in parallel
-independently, and each run carries the ``dagster/partition`` tag that dagster.yaml's
-one-run-per-month limit keys on."""
+MONTH_BACKFILL_POLICY = None
+"""Deliberately no ``BackfillPolicy``: a backfill then launches one run per month (months
+fail, retry and run in parallel independently), tagged ``dagster/partition`` like the
+sensor's and the command line's runs, so dagster.yaml's one-run-per-month limit covers
+them all. Any ``BackfillPolicy``, even ``multi_run(1)``, tags its runs with a partition
+range instead, which that limit cannot key on."""
 
 
 def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
@@ -54,16 +59,24 @@ etl1_tables = [etl1_table_asset(t) for t in ETL1_TABLES]
     io_manager_key="staging_io_manager",
     kinds={"polars", "parquet"},
     backfill_policy=MONTH_BACKFILL_POLICY,
+    check_specs=etl1_input_check_specs("enriched_fact_rate", monthly_partitions),
+    output_required=False,
 )
-def enriched_fact_rate(context: dg.AssetExecutionContext, etl1: Etl1Resource) -> dg.Output[pl.LazyFrame]:
+def enriched_fact_rate(
+    context: dg.AssetExecutionContext,
+    etl1: Etl1Resource,
+    warehouse_io_manager: dg.ResourceParam[PartitionedWarehouseIOManager],
+    config: MonthRunConfig,
+):
     """One month of fact_rate with every dimension joined (CONTRACT section 2).
 
-    The ETL1 input is validated first (schemas, key uniqueness, month and NPI formats),
-    so bad input fails here, before anything is written.
+    The ETL1 input checks run first (``quality_checks``: schemas, key uniqueness, month
+    and NPI formats), so bad input fails here, before anything is written. In the modes
+    ``validate-only`` and ``dry-run`` (``month_modes``) nothing is staged.
     """
     year_month = context.partition_key
     source = etl1.source()
-    validate_etl1(source, year_month)
+    yield from guard_etl1_inputs(context, source, quality_settings(warehouse_io_manager))
     rows = (
         source.scan(FACT_RATE).filter(pl.col("year_month") == year_month).select(pl.len()).collect().item()
     )
@@ -73,7 +86,16 @@ def enriched_fact_rate(context: dg.AssetExecutionContext, etl1: Etl1Resource) ->
             metadata={"year_month": year_month},
         )
     context.log.info(f"{year_month}: {rows} fact rows")
-    return dg.Output(enriched_month(source, year_month), metadata={"rows": rows})
+    enriched = enriched_month(source, year_month)
+    if config.mode == DRY_RUN:
+        warehouse = warehouse_io_manager
+        storage = warehouse_storage(warehouse.warehouse_root, warehouse.s3, warehouse.max_workers)
+        plan = plan_month(enriched, storage, year_month, max_rows_per_file=warehouse.max_rows_per_file)
+        context.log_event(
+            dg.AssetObservation(asset_key="fact_rate_enriched", partition=year_month, metadata=plan.as_metadata())
+        )
+    if config.mode == MATERIALIZE:
+        yield dg.Output(enriched, metadata={"rows": rows})
 
 
 @dg.asset(
@@ -87,3 +109,37 @@ def enriched_fact_rate(context: dg.AssetExecutionContext, etl1: Etl1Resource) ->
 def fact_rate_enriched(enriched_fact_rate: pl.LazyFrame) -> pl.LazyFrame:
     """The month in the Hive-partitioned warehouse (CONTRACT section 3)."""
     return enriched_fact_rate
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[fact_rate_enriched],
+    group_name=WAREHOUSE_GROUP,
+    kinds={"glue", "athena"},
+    backfill_policy=MONTH_BACKFILL_POLICY,
+    output_required=False,
+)
+def fact_rate_enriched_glue_partitions(context: dg.AssetExecutionContext, glue: GlueCatalogResource):
+    """The month's partitions in the Glue table ``healthcare_data_lake.fact_rate_enriched``,
+    exactly the month's partition folders (``glue_catalog``), so Athena sees the month.
+
+    On a local warehouse there is no catalog: the step succeeds without materializing,
+    and says so in the log.
+    """
+    year_month = context.partition_key
+    if not glue.enabled:
+        context.log.info(f"skipped: the warehouse {glue.warehouse_root!r} is not on S3, so there is no Glue catalog")
+        return
+    result = glue.register_month(year_month, log=context.log.info)
+    yield dg.MaterializeResult(
+        metadata={
+            "glue_table": f"{glue.database}.{glue.table}",
+            "table_definition": result.table,
+            "partitions": result.partitions,
+            "created": result.created,
+            "updated": result.updated,
+            "deleted": result.deleted,
+            "glue_batch_calls": result.calls,
+            **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
+        }
+    )

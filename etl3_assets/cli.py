@@ -10,14 +10,20 @@ from pathlib import Path
 from .settings import DEFAULTS
 
 
+def _dagster_instance():
+    import dagster as dg
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").absolute())))
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
 def _materialize_months(months: list[str], run_config: dict) -> list[dict]:
     import dagster as dg
 
     from .definitions import defs
 
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").absolute())))
-    home.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.get()
+    instance = _dagster_instance()
     job = defs.resolve_implicit_global_asset_job_def()
     summaries = []
     for month in months:
@@ -83,6 +89,73 @@ def cmd_materialize(args: argparse.Namespace) -> None:
     _print_summaries(_materialize_months(args.partition, _writer_run_config(args)))
 
 
+def cmd_setup_bucket(args: argparse.Namespace) -> None:
+    from .bucket_setup import setup_bucket
+    from .s3_storage import S3Connection
+    from .storage_paths import Root
+
+    root = Root(args.root)
+    if not root.is_s3:
+        raise SystemExit(f"setup-bucket needs an s3://bucket/prefix root, got {args.root!r}")
+    client = S3Connection(region_name=args.region).client("s3")
+    results = setup_bucket(client, root, check_only=args.check)
+    for r in results:
+        print(f"{r.setting:22} {r.status:12} {r.detail}")
+    bad = {"differs"} | (set() if args.allow_unsupported else {"unsupported"})
+    if any(r.status in bad for r in results):
+        raise SystemExit(1)
+
+
+def _run_month_job(job_name: str, month: str):
+    """Run one of ``month_modes``' jobs for ``month`` in-process; the result, never raising.
+
+    The checks' chunk size and memory budget are the writer's (CHUNK_SIZE, MEMORY_LIMIT_MB).
+    """
+    from .definitions import defs
+    from .month_modes import mode_run_config
+
+    run_config = {**mode_run_config(job_name), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    return defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=month, instance=_dagster_instance(), run_config=run_config, raise_on_error=False
+    )
+
+
+def _print_run(month: str, result) -> bool:
+    """Print a month's check results and run failure; True when nothing blocking failed."""
+    import dagster as dg
+
+    ok = result.success
+    for e in result.get_asset_check_evaluations():
+        status = "passed" if e.passed else ("WARNING" if e.severity == dg.AssetCheckSeverity.WARN else "FAILED")
+        ok = ok and (e.passed or e.severity == dg.AssetCheckSeverity.WARN)
+        print(f"{month}  {e.asset_key.to_user_string()}.{e.check_name:<18} {status:<8} {e.description or ''}")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            print(f"{month}  {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return ok
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    """The input checks and the checks of the month in the warehouse; exit 1 on an error."""
+    ok = [_print_run(month, _run_month_job("validate_month", month)) for month in args.partition]
+    if not all(ok):
+        raise SystemExit(1)
+
+
+def cmd_dry_run(args: argparse.Namespace) -> None:
+    """The input checks, then what materializing the month would write."""
+    ok = True
+    for month in args.partition:
+        result = _run_month_job("dry_run_month", month)
+        ok = _print_run(month, result) and ok
+        for event in result.all_events:
+            if event.event_type_value == "ASSET_OBSERVATION":
+                for key, value in event.asset_observation_data.asset_observation.metadata.items():
+                    print(f"{month}  {key.removeprefix('plan_'):<26} {value.value}")
+    if not ok:
+        raise SystemExit(1)
+
+
 def _add_writer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-size", type=int, dest="chunk_size")
     p.add_argument("--memory-limit-mb", type=int, dest="memory_limit_mb")
@@ -109,6 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
     _add_writer_flags(p)
     p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("validate", help="validate-only: check months' input and warehouse month, write nothing")
+    p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("dry-run", help="plan months: rows, partitions, files, estimated bytes; write nothing")
+    p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
+    p.set_defaults(func=cmd_dry_run)
+
+    p = sub.add_parser(
+        "setup-bucket",
+        help="create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle",
+    )
+    p.add_argument("--root", default=os.getenv("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"]), help="s3://bucket/prefix")
+    p.add_argument("--region", default=os.getenv("S3_REGION"))
+    p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
+    p.add_argument(
+        "--allow-unsupported", action="store_true", help="do not fail on settings the endpoint does not implement"
+    )
+    p.set_defaults(func=cmd_setup_bucket)
     return parser
 
 

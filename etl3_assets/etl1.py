@@ -1,4 +1,4 @@
-"""Reading ETL1's star schema (CONTRACT section 1) and refusing input that breaks it."""
+"""Reading ETL1's star schema (CONTRACT section 1); its rules are checked in ``quality_validation``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from .contract import FACT_RATE, Etl1Table
-from .quality_validation import check_etl1_inputs
 from .storage_paths import Root
 
 
@@ -51,25 +50,12 @@ class Etl1Source:
 
     def exists(self, table: Etl1Table) -> bool:
         if self.root.is_s3:
-            try:
-                pl.scan_parquet(
-                    self.path(table), storage_options=dict(self.storage_options) or None
-                ).collect_schema()
-                return True
-            except Exception:
-                return False
+            from .s3_storage import S3Connection, etl1_object_stats
+
+            connection = S3Connection.from_storage_options(self.storage_options)
+            # one HeadObject; raises (naming the endpoint) when S3 cannot be reached
+            return etl1_object_stats(self.root, connection, tables=[table])[table.name] is not None
         return os.path.isfile(self.path(table))
-
-
-def validate_etl1(source: Etl1Source, year_month: str) -> None:
-    """Raise on the first broken blocking input rule of ``year_month`` (see ``quality_validation``).
-
-    Dimension keys must be unique (otherwise a left join would repeat fact rows); the
-    fact's key must be unique within the month being built.
-    """
-    for outcome in check_etl1_inputs(source, year_month).values():
-        if not outcome.passed:
-            raise Etl1InputError(outcome.summary())
 
 
 def fact_months(source: Etl1Source) -> dict[str, int]:

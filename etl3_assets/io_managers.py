@@ -7,10 +7,12 @@ import dagster as dg
 import polars as pl
 
 from .month_writer import WriterSettings, write_month
-from .resources import Etl3S3Resource, s3_connection
+from .quality_metrics import month_quality_metadata
+from .resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
 from .s3_storage import S3Storage
 from .storage import LocalStorage, WarehouseStorage
 from .storage_paths import Root
+from .warehouse_month import scan_month
 
 STAGING_PREFIX = "_etl3/staging"
 
@@ -18,9 +20,12 @@ STAGING_PREFIX = "_etl3/staging"
 def warehouse_storage(
     root: str, s3: Optional[Etl3S3Resource] = None, max_workers: int = 4
 ) -> WarehouseStorage:
-    """Local folder or ``s3://bucket/prefix``; on S3, ``max_workers`` upload threads."""
+    """Local folder or ``s3://bucket/prefix``. On S3, each writing process uploads with
+    ``max(max_workers, s3.upload_threads)`` threads (uploads wait on the network, so
+    they need more threads than encoding needs processes)."""
     if Root(root).is_s3:
-        return S3Storage(Root(root), s3_connection(s3), max_workers=max_workers)
+        threads = max(max_workers, s3.upload_threads if s3 is not None else UPLOAD_THREADS)
+        return S3Storage(Root(root), s3_connection(s3), max_workers=threads)
     return LocalStorage(root)
 
 
@@ -93,6 +98,7 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
                 expected_rows=rows,
                 settings=self.settings(),
                 log=context.log.info,
+                warn=context.log.warning,
             )
         finally:
             if isinstance(storage, S3Storage):
@@ -110,8 +116,17 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
                 "stale_files_deleted": result.stale_deleted,
                 "warehouse_root": self.warehouse_root,
                 **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
+                **result.metrics(),
             }
+        )
+        context.add_output_metadata(
+            month_quality_metadata(obj, warehouse_storage(self.warehouse_root, self.s3), year_month)
         )
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
-        raise NotImplementedError("read the warehouse with a Hive-aware reader")
+        """The month as written, read back through its manifest (for the month's checks)."""
+        return scan_month(
+            warehouse_storage(self.warehouse_root, self.s3, self.max_workers),
+            context.asset_partition_key,
+            _storage_options(self.warehouse_root, self.s3),
+        )

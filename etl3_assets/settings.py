@@ -8,7 +8,9 @@ import dagster as dg
 
 DEFAULTS = {
     "ETL1_ROOT": "data/etl1",
-    "WAREHOUSE_ROOT": "warehouse",
+    # the seed's S3_BUCKET: the warehouse at the bucket's root unless WAREHOUSE_ROOT is set
+    "WAREHOUSE_ROOT": f"s3://{os.environ['S3_BUCKET']}" if os.getenv("S3_BUCKET") else "warehouse",
+    "S3_REGION": None,  # None: boto3's resolution (AWS_REGION, profile), else us-east-1
     "CHUNK_SIZE": "250000",
     "MEMORY_LIMIT_MB": "1024",
     "MAX_ROWS_PER_FILE": "1000000",

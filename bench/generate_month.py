@@ -1,0 +1,217 @@
+"""A realistic ETL1 month of N fact rows for the benchmark (not the test sample data).
+
+Cardinalities follow issue 4: 12 payers, 3 states, 1,500 codes with a Zipf-like
+popularity, 20,000 provider groups, 120,000 NPIs, 60 taxonomies, 40 market areas, two
+billing classes. With the contract's partition keys a 2M-row month falls into roughly
+200,000 partitions of about ten rows. Values carry the characters the Hive layout must
+escape (``/``, ``,``, spaces) as real data does. Fact rows are written in slices, so a
+20M-row month is generated without holding it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from etl3_assets.contract import FACT_RATE
+from etl3_assets.sample_data import conform_to_contract, write_etl1_table
+
+PAYERS = [f"payer-{i:02d}" for i in range(12)]
+STATES = ["GA", "TX", "NY"]
+BILLING_CLASSES = ["professional", "institutional"]
+N_CODES = 1_500
+N_GROUPS = 20_000
+N_NPIS = 120_000
+TAXONOMIES = [f"{207 + i // 10}{'RQ'[i % 2]}{i:05d}X" for i in range(60)]
+MARKET_AREAS = [f"Market Area {i}/Metro, S{i % 7}" for i in range(39)] + [None]
+PROCEDURE_SETS = ["Evaluation and Management", "Procedures", "Imaging", "Tests", "Other"]
+PROCEDURE_CLASSES_PER_SET = 3
+CODE_ZIPF_EXPONENT = 1.1
+SLICE_ROWS = 1_000_000
+
+
+class Draws:
+    """Seeded pseudo-random draws as polars Series (hash of a counter), so the generator
+    needs nothing beyond polars."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.calls = 0
+
+    def uniform(self, n: int, low: float = 0.0, high: float = 1.0) -> pl.Series:
+        self.calls += 1
+        bits = pl.int_range(n, eager=True, dtype=pl.UInt64).hash(self.seed * 1_000_003 + self.calls)
+        return (bits // (1 << 11)).cast(pl.Float64) / float(1 << 53) * (high - low) + low
+
+    def integers(self, low: int, high: int, n: int) -> pl.Series:
+        return (self.uniform(n) * (high - low)).floor().cast(pl.Int64) + low
+
+    def choice(self, k: int, n: int, weights: list[float]) -> pl.Series:
+        cdf = pl.Series(weights).cum_sum()
+        return cdf.search_sorted(self.uniform(n) * cdf[-1], side="right").clip(0, k - 1).cast(pl.Int64)
+
+
+def zipf_weights(n: int, exponent: float) -> list[float]:
+    return [1.0 / (i ** exponent) for i in range(1, n + 1)]
+
+
+def dimension_frames(rng: Draws) -> dict[str, pl.DataFrame]:
+    codes = [f"{10000 + i}" for i in range(N_CODES)]
+    npis = [f"{1000000000 + 7 * i}" for i in range(N_NPIS)]
+    pg_uids = [f"pg{i:06d}" for i in range(N_GROUPS)]
+    code_set = rng.integers(0, len(PROCEDURE_SETS), N_CODES).to_list()
+    code_class = rng.integers(0, PROCEDURE_CLASSES_PER_SET, N_CODES).to_list()
+    npi_taxonomy = rng.choice(len(TAXONOMIES), N_NPIS, zipf_weights(len(TAXONOMIES), 1.8)).to_list()
+    npi_area = rng.choice(len(MARKET_AREAS), N_NPIS, zipf_weights(len(MARKET_AREAS), 1.5)).to_list()
+    members = rng.integers(1, 8, N_GROUPS).to_list()
+    xref_pg = [g for g, m in enumerate(members) for _ in range(m)]
+    xref_npi = rng.integers(0, N_NPIS, len(xref_pg)).to_list()
+    address_hash = [f"h{i:08x}" for i in range(N_NPIS)]
+    return {
+        "dim_payer": pl.DataFrame(
+            {"payer_slug": PAYERS, "reporting_entity_name": [f"{p.title()} Health, Inc." for p in PAYERS]}
+        ),
+        "dim_code": pl.DataFrame(
+            {
+                "code_type": ["CPT"] * N_CODES,
+                "code": codes,
+                "code_description": [f"Procedure {c}, with description" for c in codes],
+                "code_name": [f"proc {c}" for c in codes],
+            }
+        ),
+        "dim_code_cat": pl.DataFrame(
+            {
+                "proc_cd": codes,
+                "procedure_set": [PROCEDURE_SETS[s] for s in code_set],
+                "procedure_class": [
+                    f"{PROCEDURE_SETS[s]}/class {k}" for s, k in zip(code_set, code_class)
+                ],
+                "procedure_group": [f"group {i % 97}" for i in range(N_CODES)],
+            }
+        ),
+        "dim_provider_group": pl.DataFrame(
+            {
+                "pg_uid": pg_uids,
+                "payer_slug": [PAYERS[i % len(PAYERS)] for i in range(N_GROUPS)],
+                "tin_type": ["ein"] * N_GROUPS,
+                "tin_value": [f"{i:09d}" for i in range(N_GROUPS)],
+                "provider_group_id_raw": list(range(N_GROUPS)),
+            }
+        ),
+        "dim_pos_set": pl.DataFrame(
+            {"pos_set_id": [f"pos{i}" for i in range(20)], "pos_members": [[f"{i:02d}", "11"] for i in range(20)]}
+        ),
+        "xref_pg_member_npi": pl.DataFrame(
+            {"pg_uid": [pg_uids[g] for g in xref_pg], "npi": [npis[n] for n in xref_npi]}
+        ).unique(),
+        "dim_npi": pl.DataFrame(
+            {
+                "npi": npis,
+                "first_name": [f"First{i % 500}" for i in range(N_NPIS)],
+                "last_name": [f"Last{i % 3000}" for i in range(N_NPIS)],
+                "enumeration_type": ["NPI-1" if i % 4 else "NPI-2" for i in range(N_NPIS)],
+                "status": ["A"] * N_NPIS,
+                "primary_taxonomy_code": [TAXONOMIES[t] for t in npi_taxonomy],
+                "primary_taxonomy_desc": [f"Taxonomy {t}" for t in npi_taxonomy],
+                "primary_taxonomy_state": [STATES[i % 3] for i in range(N_NPIS)],
+                "sole_proprietor": [("YES", "NO", None)[i % 3] for i in range(N_NPIS)],
+                "enumeration_date": ["2010-01-01"] * N_NPIS,
+                "last_updated": ["2024-06-01"] * N_NPIS,
+            }
+        ),
+        "dim_npi_address": pl.DataFrame(
+            {
+                "npi": npis,
+                "address_purpose": ["LOCATION"] * N_NPIS,
+                "address_1": [f"{i % 9000} Main St" for i in range(N_NPIS)],
+                "city": [f"City {i % 400}" for i in range(N_NPIS)],
+                "state": [STATES[i % 3] for i in range(N_NPIS)],
+                "postal_code": [f"{30000 + i % 9000:05d}" for i in range(N_NPIS)],
+                "country_code": ["US"] * N_NPIS,
+                "address_hash": address_hash,
+            }
+        ),
+        "dim_npi_address_geolocation": pl.DataFrame(
+            {
+                "npi": npis,
+                "address_hash": address_hash,
+                "matched_address": [f"{i % 9000} MAIN ST" for i in range(N_NPIS)],
+                "county_name": [f"County {a}" for a in npi_area],
+                "county_fips": [f"{13000 + a:05d}" for a in npi_area],
+                "stat_area_name": [MARKET_AREAS[a] for a in npi_area],
+                "stat_area_code": [f"{12000 + a:05d}" for a in npi_area],
+                "latitude": rng.uniform(N_NPIS, 25, 45),
+                "longitude": rng.uniform(N_NPIS, -100, -75),
+            }
+        ),
+        "bench_medicare_comprehensive": pl.DataFrame(
+            {
+                "state": [s for s in STATES for _ in range(N_CODES)],
+                "code_type": ["CPT"] * (3 * N_CODES),
+                "code": codes * 3,
+                "benchmark_type": ["PFS"] * (3 * N_CODES),
+                "medicare_national_rate": rng.uniform(3 * N_CODES, 10, 900),
+                "medicare_state_rate": rng.uniform(3 * N_CODES, 10, 900),
+            }
+        ),
+    }
+
+
+def fact_slice(rng: Draws, year_month: str, start: int, n: int) -> pl.DataFrame:
+    code = rng.choice(N_CODES, n, zipf_weights(N_CODES, CODE_ZIPF_EXPONENT))
+    group = rng.integers(0, N_GROUPS, n)
+    frame = pl.DataFrame(
+        {
+            "fact_uid": pl.int_range(start, start + n, eager=True).cast(pl.String),
+            "state": pl.Series(STATES).gather(rng.integers(0, len(STATES), n)),
+            "payer_slug": pl.Series(PAYERS).gather(group % len(PAYERS)),
+            "billing_class": pl.Series(BILLING_CLASSES).gather(rng.integers(0, 2, n)),
+            "code": code + 10000,
+            "pg_uid": group,
+            "pos_set_id": rng.integers(0, 20, n),
+            "negotiated_rate": rng.uniform(n, 5, 2000).round(2),
+        }
+    )
+    return frame.with_columns(
+        pl.lit(year_month).alias("year_month"),
+        pl.lit("CPT").alias("code_type"),
+        pl.col("code").cast(pl.String),
+        pl.format("pg{}", pl.col("pg_uid").cast(pl.String).str.zfill(6)).alias("pg_uid"),
+        pl.format("pos{}", pl.col("pos_set_id")).alias("pos_set_id"),
+        pl.lit("negotiated").alias("negotiated_type"),
+        pl.lit("ffs").alias("negotiation_arrangement"),
+        pl.lit("9999-12-31").alias("expiration_date"),
+    )
+
+
+def generate_month(root: str | Path, rows: int, year_month: str = "2025-08", seed: int = 4) -> Path:
+    """Write the ETL1 star schema for one month of ``rows`` fact rows under ``root``."""
+    rng = Draws(seed)
+    for name, frame in dimension_frames(rng).items():
+        write_etl1_table(root, name, frame)
+    path = Path(root) / FACT_RATE.relative_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    for start in range(0, rows, SLICE_ROWS):
+        table = conform_to_contract(FACT_RATE, fact_slice(rng, year_month, start, min(SLICE_ROWS, rows - start))).to_arrow()
+        writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table)
+    if writer:
+        writer.close()
+    return Path(root)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("root")
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--month", default="2025-08")
+    args = parser.parse_args()
+    generate_month(args.root, args.rows, args.month)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""Benchmark: one month into the partitioned layout, the project's writer against what a
+user would pick instead, and the floor, in one run.
+
+    .venv/bin/python bench/month_benchmark.py --rows 2000000 --rows 10000000
+
+For each month size it generates an ETL1 month (``generate_month``: the issue's
+cardinalities), stages the enriched month the way the ``enriched_fact_rate`` asset does
+(one parquet file, streamed), then runs each contender in its own process tree, sampling
+the tree's RSS (children included) every 0.1 s:
+
+* ``project``: ``write_month`` (the warehouse IO manager's writer) with ``--memory-limit-mb``
+  and one worker per core;
+* ``duckdb``: ``COPY … TO … (PARTITION_BY …)`` with ``memory_limit`` set to the same budget;
+* ``polars``: read the whole month, ``write_parquet(partition_by=…)``;
+* ``floor``: the month already read, grouped and sorted in memory (not timed), then every
+  partition file written with polars' ``write_parquet``, spread over all cores (forked
+  processes sharing the table); only the writing is timed.
+
+Alternatives are stopped after ``--alternative-timeout-factor`` times the project's wall
+time (at least 5 minutes). Prints a table and writes JSON (``--out``). Output folders are
+deleted after counting, so the disk holds one contender's files at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate_month import generate_month  # noqa: E402
+
+from etl3_assets.contract import FILE_COLUMNS, PARTITION_KEYS  # noqa: E402
+from etl3_assets.enrich import enriched_month  # noqa: E402
+from etl3_assets.etl1 import Etl1Source  # noqa: E402
+from etl3_assets.layout import PARTITION_DIR_COLUMN, data_key, partition_dir_expr  # noqa: E402
+from etl3_assets.month_writer import WriterSettings, write_month  # noqa: E402
+from etl3_assets.storage import LocalStorage  # noqa: E402
+from etl3_assets.storage_paths import Root  # noqa: E402
+from etl3_assets.write_progress import MIB, tree_rss_bytes  # noqa: E402
+
+YEAR_MONTH = "2025-08"
+CONTENDERS = ("project", "floor", "polars", "duckdb")
+
+
+# --- contenders (each runs in a child process: ``--run NAME``) ---------------------------
+
+
+def run_project(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
+    month = pl.scan_parquet(staged)
+    rows = month.select(pl.len()).collect().item()
+    result = write_month(
+        LocalStorage(out),
+        YEAR_MONTH,
+        month,
+        expected_rows=rows,
+        settings=WriterSettings(memory_limit_mb=memory_limit_mb, max_workers=workers, scratch_dir=str(out.parent)),
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    return {"buckets": result.buckets, "phase_seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+
+
+def run_duckdb(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
+    import duckdb
+
+    temp = out.parent / "duckdb_tmp"
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_limit_mb}MB'")
+    con.execute(f"SET threads = {workers}")
+    con.execute(f"SET temp_directory = '{temp}'")
+    con.execute("SET max_temp_directory_size = '40GB'")
+    con.execute("SET preserve_insertion_order = false")
+    keys = ", ".join(k for k, _ in PARTITION_KEYS)
+    con.execute(
+        f"""COPY (
+              SELECT * REPLACE (lpad(CAST(month AS VARCHAR), 2, '0') AS month),
+                     primary_taxonomy_code AS taxonomy
+              FROM read_parquet('{staged}')
+            ) TO '{out / "partitioned-data"}'
+            (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({keys}))"""
+    )
+    return {}
+
+
+def _with_partition_columns(month: pl.DataFrame) -> pl.DataFrame:
+    return month.with_columns(
+        pl.col("primary_taxonomy_code").alias("taxonomy"),
+        pl.col("month").cast(pl.String).str.zfill(2),
+    )
+
+
+def run_polars(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
+    month = _with_partition_columns(pl.read_parquet(staged))
+    month.write_parquet(
+        out / "partitioned-data",
+        compression="zstd",
+        statistics=True,
+        partition_by=[k for k, _ in PARTITION_KEYS],
+        mkdir=True,
+    )
+    return {}
+
+
+_FLOOR: dict = {}
+
+
+def _floor_write(worker: int) -> int:
+    data, runs, out, workers = _FLOOR["data"], _FLOOR["runs"], _FLOOR["out"], _FLOOR["workers"]
+    for i in range(worker, len(runs), workers):
+        offset, length, partition_dir = runs[i]
+        path = out / data_key(partition_dir, "fact_rate_enriched.parquet")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data.slice(offset, length).write_parquet(path, compression="zstd", statistics=True)
+    return worker
+
+
+def run_floor(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
+    month = (
+        pl.scan_parquet(staged)
+        .with_columns(partition_dir_expr())
+        .sort(PARTITION_DIR_COLUMN, "fact_uid")
+        .collect()
+    )
+    runs = month.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN)
+    offsets = runs["len"].cum_sum() - runs["len"]
+    _FLOOR.update(
+        data=month.select(FILE_COLUMNS),
+        runs=list(zip(offsets.to_list(), runs["len"].to_list(), runs["value"].to_list())),
+        out=out,
+        workers=workers,
+    )
+    del month
+    print("READY", file=sys.stderr, flush=True)  # the parent starts the clock here
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_floor_write, range(workers))
+    return {}
+
+
+RUNNERS = {"project": run_project, "duckdb": run_duckdb, "polars": run_polars, "floor": run_floor}
+
+
+# --- the harness ---------------------------------------------------------------------
+
+
+def count_output(out: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _, names in os.walk(out / "partitioned-data"):
+        for name in names:
+            if name.endswith(".parquet"):
+                files += 1
+                size += os.path.getsize(os.path.join(dirpath, name))
+    return files, size
+
+
+def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: int, timeout: float) -> dict:
+    shutil.rmtree(out.parent, ignore_errors=True)
+    out.mkdir(parents=True)
+    cmd = [
+        sys.executable, __file__, "--run", name, "--staged", str(staged), "--output", str(out),
+        "--memory-limit-mb", str(memory_limit_mb), "--workers", str(workers),
+    ]
+    stderr_path = out.parent / "stderr.log"
+    with open(stderr_path, "w") as stderr:
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        proc = psutil.Process(child.pid)
+        started = time.perf_counter()
+        peak = 0
+        finished = True
+        clock_started = name != "floor"
+        while child.poll() is None:
+            if not clock_started and "READY" in stderr_path.read_text():
+                clock_started, started, peak = True, time.perf_counter(), 0
+            try:
+                peak = max(peak, tree_rss_bytes(proc))
+            except psutil.Error:
+                pass
+            if time.perf_counter() - started > timeout:
+                for p in [proc, *proc.children(recursive=True)]:
+                    try:
+                        p.kill()
+                    except psutil.Error:
+                        pass
+                finished = False
+                break
+            time.sleep(0.1)
+        child.wait()
+        wall = time.perf_counter() - started
+    stdout = child.stdout.read() if child.stdout else ""
+    extra = json.loads(stdout.strip().splitlines()[-1]) if finished and child.returncode == 0 and stdout.strip() else {}
+    files, size = count_output(out)
+    error = ""
+    if child.returncode != 0:
+        error = "timeout" if not finished else stderr_path.read_text().strip().splitlines()[-1][:300]
+    shutil.rmtree(out.parent, ignore_errors=True)
+    return {
+        "contender": name,
+        "finished": finished and child.returncode == 0,
+        "error": error,
+        "wall_s": round(wall, 2),
+        "files": files,
+        "bytes": size,
+        "peak_rss_mib": round(peak / MIB, 1),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        **extra,
+    }
+
+
+def prepare_month(workdir: Path, rows: int) -> tuple[Path, dict]:
+    etl1 = workdir / f"etl1-{rows}"
+    staged = workdir / f"enriched-{rows}.parquet"
+    info: dict = {}
+    if not staged.exists():
+        t = time.perf_counter()
+        generate_month(etl1, rows, YEAR_MONTH)
+        info["generate_s"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        enriched_month(Etl1Source(Root(str(etl1))), YEAR_MONTH).sink_parquet(
+            staged, compression="zstd", engine="streaming"
+        )
+        info["enrich_and_stage_s"] = round(time.perf_counter() - t, 2)
+    sizes = (
+        pl.scan_parquet(staged).select(partition_dir_expr()).group_by(PARTITION_DIR_COLUMN).len()
+        .collect(engine="streaming")["len"]
+    )
+    info.update(
+        rows=int(sizes.sum()),
+        partitions=sizes.len(),
+        rows_per_partition_mean=round(float(sizes.mean()), 2),
+        rows_per_partition_max=int(sizes.max()),
+        staged_mb=round(staged.stat().st_size / MIB, 1),
+    )
+    return staged, info
+
+
+def print_table(report: dict) -> None:
+    cols = ("contender", "finished", "wall_s", "rows/s", "files", "ms/file", "GB", "peak_rss_mib", "vs_floor")
+    print(f"\ncores={report['cores']}  memory_limit_mb={report['memory_limit_mb']}  load(1,5,15)={report['load_avg_start']}")
+    for month in report["months"]:
+        print(f"\n{month['rows']:,} rows, {month['partitions']:,} partitions ({month['rows_per_partition_mean']} rows each)")
+        print("  ".join(f"{c:>13}" for c in cols))
+        for r in month["results"]:
+            cells = [
+                r["contender"], r["finished"], r["wall_s"], r.get("rows_per_s", ""), r["files"],
+                r.get("ms_per_file", ""), round(r["bytes"] / 1e9, 2), r["peak_rss_mib"], r.get("vs_floor", ""),
+            ]
+            print("  ".join(f"{str(c):>13}" for c in cells) + (f"  {r['error']}" if r["error"] else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, action="append", help="month size(s); default 2000000")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--memory-limit-mb", type=int, default=1024)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workdir", default="/tmp/etl3-month-bench")
+    parser.add_argument("--out", default="bench/month_benchmark.json")
+    parser.add_argument("--alternative-timeout-factor", type=float, default=2.0)
+    parser.add_argument("--run", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
+    parser.add_argument("--staged", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run:
+        extra = RUNNERS[args.run](Path(args.staged), Path(args.output), args.memory_limit_mb, args.workers)
+        print(json.dumps(extra))
+        return
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "cores": os.cpu_count(),
+        "memory_limit_mb": args.memory_limit_mb,
+        "workers": args.workers,
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        "months": [],
+    }
+    for rows in args.rows or [2_000_000]:
+        staged, info = prepare_month(workdir, rows)
+        month = {**info, "results": []}
+        report["months"].append(month)
+        project_wall = None
+        for name in args.contenders.split(","):
+            timeout = 1e9 if name in ("project", "floor") or project_wall is None else max(
+                300, args.alternative_timeout_factor * project_wall
+            )
+            print(f"[{time.strftime('%X')}] {rows:,} rows: {name}", file=sys.stderr, flush=True)
+            r = measure(name, staged, workdir / "run" / "out", args.memory_limit_mb, args.workers, timeout)
+            if r["finished"]:
+                r["rows_per_s"] = round(info["rows"] / r["wall_s"])
+                r["ms_per_file"] = round(r["wall_s"] * 1000 / max(1, r["files"]), 3)
+            if name == "project" and r["finished"]:
+                project_wall = r["wall_s"]
+            month["results"].append(r)
+            print(f"    {r}", file=sys.stderr, flush=True)
+        floor = next((r for r in month["results"] if r["contender"] == "floor" and r["finished"]), None)
+        for r in month["results"]:
+            if floor and r["finished"]:
+                r["vs_floor"] = round(r["wall_s"] / floor["wall_s"], 2)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    report["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print_table(report)
+
+
+if __name__ == "__main__":
+    main()

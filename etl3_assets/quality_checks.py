@@ -1,0 +1,150 @@
+"""The quality rules as Dagster asset checks.
+
+* On ``enriched_fact_rate``, the *input* checks ``etl1_schema`` and ``etl1_keys_unique``
+  are ``check_specs`` evaluated inside the asset, before it yields anything: a failing
+  input stops the month before anything is staged or written, and the run fails with a
+  message naming table, column and value.
+* On ``fact_rate_enriched``, the checks of the month as written (read back from the
+  warehouse): ``month_schema`` and ``fact_uid_unique`` (errors; blocking, so nothing
+  downstream consumes a broken month) and the seed's value rules ``required_fields``,
+  ``rate_range``, ``state_code``, ``coordinates``, which warn.
+
+Every check is partitioned by month, so a run checks its own month only.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from .etl1 import Etl1InputError, Etl1Source
+from .quality_schemas import (
+    COORDINATES_CHECK,
+    ETL1_KEYS_CHECK,
+    ETL1_SCHEMA_CHECK,
+    FACT_UID_UNIQUE_CHECK,
+    RATE_RANGE_CHECK,
+    REQUIRED_FIELDS_CHECK,
+    STATE_CODE_CHECK,
+    WAREHOUSE_SCHEMA_CHECK,
+    WARNING_CHECKS,
+)
+from .quality_validation import (
+    MONTH_CHECKS,
+    CheckOutcome,
+    QualitySettings,
+    check_enriched_month,
+    check_etl1_inputs,
+)
+
+CHECK_DESCRIPTIONS = {
+    ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns and dtypes; "
+    "year_month is YYYY-MM (whole fact table), every npi has ten digits.",
+    ETL1_KEYS_CHECK: "Every dimension key is non-null and unique; fact_uid is unique within the month.",
+    WAREHOUSE_SCHEMA_CHECK: "The month read back from the warehouse has rows, and the enriched fact's"
+    " columns and dtypes.",
+    REQUIRED_FIELDS_CHECK: "fact_uid, negotiated_rate, state and payer_slug are non-null.",
+    RATE_RANGE_CHECK: "negotiated_rate is between $0.01 and $1,000,000.",
+    STATE_CODE_CHECK: "state is a US state code (50 states, DC, territories).",
+    COORDINATES_CHECK: "latitude is in [-90, 90] and longitude in [-180, 180] (null: not geocoded).",
+    FACT_UID_UNIQUE_CHECK: "fact_uid is unique within the month.",
+}
+MAX_FINDINGS_SHOWN = 20
+WAREHOUSE_IO_MANAGER = "warehouse_io_manager"
+
+
+def etl1_input_check_specs(
+    asset: str, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            name, asset=asset, blocking=True, partitions_def=partitions_def,
+            description=CHECK_DESCRIPTIONS[name],
+        )
+        for name in (ETL1_SCHEMA_CHECK, ETL1_KEYS_CHECK)
+    ]
+
+
+def check_result(
+    outcome: CheckOutcome, asset_key: dg.AssetKey, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """Failing rows, their share and a few example rows, as the check's metadata."""
+    metadata = {
+        "rows_checked": outcome.rows,
+        "failing_rows": outcome.failing_rows,
+        "failing_share": round(outcome.failing_share, 6),
+    }
+    if outcome.findings:
+        lines = ["| where | problem | failing rows |", "|---|---|---|"]
+        lines += [
+            f"| {_md(f.subject)}{', ' + _md(f.column) if f.column else ''} | {_md(f.problem)} | {f.failing_rows} |"
+            for f in outcome.findings[:MAX_FINDINGS_SHOWN]
+        ]
+        metadata["findings"] = dg.MetadataValue.md("\n".join(lines))
+        metadata["examples"] = dg.MetadataValue.json(_jsonable(outcome.examples))
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=outcome.check,
+        passed=outcome.passed,
+        severity=severity,
+        metadata=metadata,
+        description=outcome.summary(),
+    )
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _jsonable(rows: list[dict]) -> list[dict]:
+    return [{k: v if isinstance(v, (int, float, bool, type(None))) else str(v) for k, v in r.items()} for r in rows]
+
+
+def guard_etl1_inputs(
+    context: dg.AssetExecutionContext, source: Etl1Source, settings: QualitySettings
+) -> Iterator[dg.AssetCheckResult]:
+    """Yield the input checks' results; raise if one fails, so nothing is staged or written."""
+    outcomes = check_etl1_inputs(source, context.partition_key, settings)
+    for outcome in outcomes.values():
+        yield check_result(outcome, context.asset_key, dg.AssetCheckSeverity.ERROR)
+    failed = [o.summary() for o in outcomes.values() if not o.passed]
+    if failed:
+        raise Etl1InputError("; ".join(failed))
+
+
+def month_check_severity(check: str) -> dg.AssetCheckSeverity:
+    return dg.AssetCheckSeverity.WARN if check in WARNING_CHECKS else dg.AssetCheckSeverity.ERROR
+
+
+def warehouse_month_checks(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    """The checks of a warehouse month: one op reads the month back and checks it chunk by chunk."""
+    specs = [
+        dg.AssetCheckSpec(
+            name,
+            asset=asset.key,
+            partitions_def=asset.partitions_def,
+            blocking=month_check_severity(name) == dg.AssetCheckSeverity.ERROR,
+            description=CHECK_DESCRIPTIONS[name],
+        )
+        for name in MONTH_CHECKS
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{asset.key.path[-1]}_quality",
+        ins={"month": dg.AssetIn(key=asset.key)},
+        required_resource_keys={WAREHOUSE_IO_MANAGER},
+        description="The month as written, read back from the warehouse and checked chunk by chunk.",
+    )
+    def _checks(context: dg.AssetCheckExecutionContext, month) -> Iterator[dg.AssetCheckResult]:
+        settings = quality_settings(getattr(context.resources, WAREHOUSE_IO_MANAGER))
+        for name, outcome in check_enriched_month(month, context.partition_key, settings).items():
+            yield check_result(outcome, asset.key, month_check_severity(name))
+
+    return _checks
+
+
+def quality_settings(warehouse_io_manager) -> QualitySettings:
+    """The checks' chunk size and memory budget: the warehouse writer's."""
+    return QualitySettings(
+        chunk_rows=warehouse_io_manager.chunk_size, memory_limit_mb=warehouse_io_manager.memory_limit_mb
+    )

@@ -1,0 +1,393 @@
+"""Evaluating the pandera schemas of ``quality_schemas`` on data larger than memory.
+
+pandera validates a polars LazyFrame schema-only (columns, dtypes), which costs nothing;
+its data checks need an eager frame. So a month is validated in three steps:
+
+1. *schema*: pandera on the LazyFrame, schema-only;
+2. *rows*: the columns that carry a rule are streamed in chunks (``collect_batches``), and
+   pandera validates each chunk eagerly; failures are counted per rule, with the first
+   few failing rows kept as examples;
+3. *keys*: uniqueness cannot be judged per chunk, so it is a streaming group-by on the
+   key, split into passes by a hash of the key so that one pass's keys fit the budget.
+
+Findings name the table (or month), the column and an offending value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandera.polars as pa
+import polars as pl
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrorReason, SchemaErrors
+
+from .contract import ETL1_TABLES, FACT_RATE
+from .quality_schemas import (
+    ENRICHED_FACT_SCHEMA,
+    ENRICHED_VALUE_RULES,
+    ETL1_KEYS_CHECK,
+    ETL1_SCHEMA_CHECK,
+    ETL1_SCHEMAS,
+    FACT_UID_UNIQUE_CHECK,
+    REQUIRED_FIELDS,
+    REQUIRED_FIELDS_CHECK,
+    WAREHOUSE_SCHEMA_CHECK,
+    YEAR_MONTH_RULE,
+    Rule,
+    etl1_rules,
+)
+
+if TYPE_CHECKING:
+    from .etl1 import Etl1Source
+
+NOT_NULLABLE = "not_nullable"
+# Bytes a distinct key costs in a streaming group-by (a 20-byte string key, measured with
+# headroom); sets how many keys one uniqueness pass may hold.
+BYTES_PER_DISTINCT_KEY = 150
+_ROWS = "_rows"
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    chunk_rows: int = 250_000
+    memory_limit_mb: int = 1024
+    max_examples: int = 5
+    keys_per_pass: int | None = None  # default: what half the memory budget holds
+
+    def key_passes(self, rows: int) -> int:
+        per_pass = self.keys_per_pass or max(
+            100_000, self.memory_limit_mb * 1024 * 1024 // 2 // BYTES_PER_DISTINCT_KEY
+        )
+        return max(1, math.ceil(rows / per_pass))
+
+
+@dataclass
+class Finding:
+    """One broken rule on one column of one table (or month)."""
+
+    subject: str  # "ETL1 table dim_code" / "warehouse month 2025-08"
+    column: str | None
+    problem: str
+    failing_rows: int = 0
+    rows: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        where = f"{self.subject}, column {self.column}" if self.column else self.subject
+        return f"{where}: {self.problem}"
+
+
+@dataclass
+class CheckOutcome:
+    """What one Dagster asset check found: every finding of its rules, over ``rows`` rows."""
+
+    check: str
+    rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    distinct_failing_rows: int | None = None  # when known: a row failing two rules counts once
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def failing_rows(self) -> int:
+        if self.distinct_failing_rows is not None:
+            return self.distinct_failing_rows
+        return sum(f.failing_rows for f in self.findings)
+
+    @property
+    def failing_share(self) -> float:
+        return self.failing_rows / self.rows if self.rows else 0.0
+
+    @property
+    def examples(self) -> list[dict]:
+        """The findings' example rows, each once."""
+        unique = {repr(e): e for f in self.findings for e in f.examples}
+        return list(unique.values())
+
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.check}: passed ({self.rows} rows)"
+        more = f" (+{len(self.findings) - 1} more findings)" if len(self.findings) > 1 else ""
+        return self.findings[0].message + more
+
+
+# --- 1. schema ---
+
+
+def schema_findings(lf: pl.LazyFrame, schema: pa.DataFrameSchema, subject: str) -> list[Finding]:
+    """Missing columns and wrong dtypes, from pandera's schema-only validation of ``lf``."""
+    try:
+        with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+            schema.validate(lf, lazy=True)
+        return []
+    except SchemaErrors as errors:
+        found = lf.collect_schema()
+        findings = []
+        for error in errors.schema_errors:
+            if error.reason_code == SchemaErrorReason.COLUMN_NOT_IN_DATAFRAME:
+                column = _missing_column(error, schema, found)
+                problem = f"column is missing (found columns: {', '.join(found)})"
+            elif error.reason_code == SchemaErrorReason.WRONG_DATATYPE:
+                column = error.column_name
+                sample = lf.select(pl.col(column).drop_nulls().first()).collect().item()
+                problem = (
+                    f"expected dtype {schema.columns[column].dtype}, found {found[column]}"
+                    f" (e.g. value {sample!r})"
+                )
+            else:
+                column, problem = getattr(error, "column_name", None), str(error).splitlines()[0]
+            findings.append(Finding(subject, column, problem))
+        return findings
+
+
+def _missing_column(error, schema: pa.DataFrameSchema, found: pl.Schema) -> str | None:
+    missing = [c for c in schema.columns if c not in found]
+    text = str(error)
+    return next((c for c in missing if f"'{c}'" in text), missing[0] if missing else None)
+
+
+# --- 2. rows ---
+
+
+@dataclass
+class _Tally:
+    failing_rows: int = 0
+    first_value: object = None
+    examples: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RowFindings:
+    """Findings per check, and per check the rows failing any of its rules (counted once)."""
+
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    failing_rows: dict[str, int] = field(default_factory=dict)
+
+    def of(self, check: str) -> list[Finding]:
+        return self.findings.get(check, [])
+
+
+def rule_findings(
+    lf: pl.LazyFrame,
+    schema: pa.DataFrameSchema,
+    subject: str,
+    *,
+    rules: Iterable[Rule],
+    non_null: Iterable[str] = (),
+    example_columns: Iterable[str] = (),
+    weight_column: str | None = None,
+    settings: QualitySettings = QualitySettings(),
+) -> RowFindings:
+    """Stream ``lf`` through pandera chunk by chunk; findings keyed by the rule's check.
+
+    Null values in ``non_null`` columns are returned under the key ``NOT_NULLABLE``: the
+    caller knows which check they belong to. With ``weight_column``, each row of ``lf``
+    stands for that many rows (value counts).
+    """
+    rules = {r.column: r for r in rules}
+    non_null = tuple(non_null)
+    check_of = {r.column: r.check for r in rules.values()}
+    checked = list(dict.fromkeys([*non_null, *rules]))
+    shown = list(dict.fromkeys([*example_columns, *checked]))
+    data_schema = schema.select_columns(checked)
+    data_schema.unique = None
+    tallies: dict[tuple[str, str], _Tally] = {}
+    report = RowFindings()
+    rows = 0
+    columns = [*shown, weight_column] if weight_column else shown
+    with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        for chunk in lf.select(columns).collect_batches(chunk_size=settings.chunk_rows):
+            weights = chunk[weight_column] if weight_column else None
+            rows += int(weights.sum()) if weights is not None else chunk.height
+            try:
+                data_schema.validate(chunk.select(checked), lazy=True)
+            except SchemaErrors as errors:
+                cases = _cases(errors.failure_cases, check_of)
+                _tally(cases, chunk.select(shown), weights, tallies, settings)
+                per_check = cases.group_by("check_name").agg(pl.col("index").unique())
+                for check, indices in zip(per_check["check_name"], per_check["index"]):
+                    report.failing_rows[check] = report.failing_rows.get(check, 0) + _count(indices, weights)
+    for (column, kind), tally in tallies.items():
+        if kind == NOT_NULLABLE:
+            check = NOT_NULLABLE
+            problem = f"null in {tally.failing_rows} of {rows} rows (the column is required)"
+        else:
+            check = rules[column].check
+            problem = (
+                f"value {tally.first_value!r} is not {rules[column].meaning}"
+                f" ({tally.failing_rows} of {rows} rows fail)"
+            )
+        report.findings.setdefault(check, []).append(
+            Finding(subject, column, problem, tally.failing_rows, rows, tally.examples)
+        )
+    return report
+
+
+def _cases(failure_cases: pl.DataFrame, check_of: dict[str, str]) -> pl.DataFrame:
+    """pandera's failure cases of one chunk, each with its kind and the check it counts for."""
+    unexpected = failure_cases.filter(pl.col("index").is_null())
+    if unexpected.height:
+        raise RuntimeError(f"schema-level failure in a data pass: {unexpected.row(0, named=True)}")
+    null = pl.col("check") == NOT_NULLABLE
+    return failure_cases.with_columns(
+        kind=pl.when(null).then(pl.lit(NOT_NULLABLE)).otherwise(pl.lit("rule")),
+        check_name=pl.when(null)
+        .then(pl.lit(NOT_NULLABLE))
+        .otherwise(pl.col("column").replace_strict(check_of, default=None)),
+    )
+
+
+def _count(indices: pl.Series, weights: pl.Series | None) -> int:
+    return int(weights.gather(indices).sum()) if weights is not None else indices.len()
+
+
+def _tally(
+    cases: pl.DataFrame,
+    chunk: pl.DataFrame,
+    weights: pl.Series | None,
+    tallies: dict[tuple[str, str], _Tally],
+    settings: QualitySettings,
+) -> None:
+    for (column, kind), group in cases.group_by("column", "kind", maintain_order=True):
+        rows = group["index"].unique().sort()
+        tally = tallies.setdefault((column, kind), _Tally())
+        tally.failing_rows += _count(rows, weights)
+        if tally.first_value is None and kind != NOT_NULLABLE:
+            tally.first_value = chunk[column][int(rows[0])]
+        room = settings.max_examples - len(tally.examples)
+        if room > 0:
+            tally.examples += chunk[rows.head(room)].to_dicts()
+
+
+# --- 3. keys ---
+
+
+def duplicate_key_finding(
+    lf: pl.LazyFrame,
+    key: list[str],
+    subject: str,
+    *,
+    rows: int,
+    settings: QualitySettings = QualitySettings(),
+) -> Finding | None:
+    """Keys that occur more than once (nulls excluded: nullability is a separate rule)."""
+    passes = settings.key_passes(rows)
+    keys = lf.select(key).drop_nulls()
+    duplicated = []
+    for i in range(passes):
+        part = keys if passes == 1 else keys.filter(pl.struct(key).hash(7) % passes == i)
+        duplicated.append(
+            part.group_by(key)
+            .agg(pl.len().alias(_ROWS))
+            .filter(pl.col(_ROWS) > 1)
+            .collect(engine="streaming")
+        )
+    dupes = pl.concat(duplicated).sort(_ROWS, *key, descending=[True] + [False] * len(key))
+    if dupes.is_empty():
+        return None
+    first = dupes.row(0, named=True)
+    value = tuple(first[c] for c in key) if len(key) > 1 else first[key[0]]
+    problem = (
+        f"duplicated key {value!r} appears {first[_ROWS]} times ({dupes.height} duplicated"
+        f" keys, {int(dupes[_ROWS].sum())} rows in all; the key must be unique)"
+    )
+    examples = dupes.head(settings.max_examples).rename({_ROWS: "occurrences"}).to_dicts()
+    return Finding(subject, ", ".join(key), problem, int(dupes[_ROWS].sum()), rows, examples)
+
+
+# --- The two reports: ETL1 inputs of a month, and an enriched (warehouse) month. ---
+
+
+def check_etl1_inputs(
+    source: Etl1Source, year_month: str, settings: QualitySettings = QualitySettings()
+) -> dict[str, CheckOutcome]:
+    """The blocking input checks of one month: ``etl1_schema`` and ``etl1_keys_unique``."""
+    schema_check, keys_check = CheckOutcome(ETL1_SCHEMA_CHECK), CheckOutcome(ETL1_KEYS_CHECK)
+    readable = []
+    for table in ETL1_TABLES:
+        subject = f"ETL1 table {table.name}"
+        if not source.exists(table):
+            schema_check.findings.append(
+                Finding(subject, None, f"table is missing: expected {source.path(table)}")
+            )
+            continue
+        findings = schema_findings(source.scan_raw(table), ETL1_SCHEMAS[table.name], subject)
+        schema_check.findings += findings
+        if not findings:
+            readable.append(table)
+
+    for table in readable:
+        subject = f"ETL1 table {table.name}"
+        lf = source.scan(table)
+        rules = list(etl1_rules(table))
+        if table is FACT_RATE:
+            month_values = lf.group_by("year_month").agg(pl.len().alias(_ROWS)).collect(engine="streaming")
+            found = rule_findings(
+                month_values.lazy(), ETL1_SCHEMAS[table.name], subject,
+                rules=[YEAR_MONTH_RULE], weight_column=_ROWS, settings=settings,
+            )
+            schema_check.findings += found.of(ETL1_SCHEMA_CHECK)
+            rules.remove(YEAR_MONTH_RULE)
+            lf = lf.filter(pl.col("year_month") == year_month)
+        rows = lf.select(pl.len()).collect(engine="streaming").item()
+        schema_check.rows += rows
+        keys_check.rows += rows
+        found = rule_findings(
+            lf, ETL1_SCHEMAS[table.name], subject,
+            rules=rules, non_null=table.key, example_columns=table.key, settings=settings,
+        )
+        schema_check.findings += found.of(ETL1_SCHEMA_CHECK)
+        keys_check.findings += found.of(NOT_NULLABLE)
+        duplicated = duplicate_key_finding(lf, list(table.key), subject, rows=rows, settings=settings)
+        if duplicated:
+            keys_check.findings.append(duplicated)
+    return {c.check: c for c in (schema_check, keys_check)}
+
+
+MONTH_CHECKS = (
+    WAREHOUSE_SCHEMA_CHECK,
+    REQUIRED_FIELDS_CHECK,
+    *dict.fromkeys(r.check for r in ENRICHED_VALUE_RULES),
+    FACT_UID_UNIQUE_CHECK,
+)
+EXAMPLE_COLUMNS = ("fact_uid", "payer_slug", "state", "code_type", "code")
+
+
+def check_enriched_month(
+    lf: pl.LazyFrame, year_month: str, settings: QualitySettings = QualitySettings()
+) -> dict[str, CheckOutcome]:
+    """The checks of an enriched month (as written to the warehouse), one outcome per check."""
+    subject = f"warehouse month {year_month}"
+    outcomes = {c: CheckOutcome(c) for c in MONTH_CHECKS}
+    broken = schema_findings(lf, ENRICHED_FACT_SCHEMA, subject)
+    rows = 0 if broken else lf.select(pl.len()).collect(engine="streaming").item()
+    if broken or rows == 0:
+        outcomes[WAREHOUSE_SCHEMA_CHECK].findings = broken or [
+            Finding(subject, None, "the warehouse has no rows for this month (not materialized?)")
+        ]
+        reason = outcomes[WAREHOUSE_SCHEMA_CHECK].findings[0].problem
+        for check in MONTH_CHECKS[1:]:
+            outcomes[check].findings.append(Finding(subject, None, f"not evaluated: {reason}"))
+        return outcomes
+    for outcome in outcomes.values():
+        outcome.rows = rows
+    found = rule_findings(
+        lf, ENRICHED_FACT_SCHEMA, subject,
+        rules=ENRICHED_VALUE_RULES, non_null=REQUIRED_FIELDS, example_columns=EXAMPLE_COLUMNS,
+        settings=settings,
+    )
+    for check, findings in found.findings.items():
+        outcome = outcomes[REQUIRED_FIELDS_CHECK if check == NOT_NULLABLE else check]
+        outcome.findings = findings
+        outcome.distinct_failing_rows = found.failing_rows[check]
+    duplicated = duplicate_key_finding(lf, ["fact_uid"], subject, rows=rows, settings=settings)
+    if duplicated:
+        outcomes[FACT_UID_UNIQUE_CHECK].findings.append(duplicated)
+    return outcomes

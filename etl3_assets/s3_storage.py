@@ -1,0 +1,354 @@
+"""The warehouse on S3: ``S3Storage`` (the ``WarehouseStorage`` protocol) and S3 helpers.
+
+A month is hundreds of thousands of small objects, so the cost is per request:
+
+* every file is one ``PutObject`` (``ServerSideEncryption=AES256``); only a payload above
+  the multipart threshold goes through boto3's transfer manager as a multipart upload;
+* ``put_bytes`` hands the payload to a pool of upload threads through a bounded queue, so
+  the writer keeps encoding while earlier files travel, and memory stays bounded;
+  ``flush`` waits for the queue and raises the first failure;
+* deletes are batched ``DeleteObjects`` calls of up to 1000 keys;
+* the boto3 client is created lazily, once per process (clients are thread-safe), with
+  adaptive retries and a connection pool as large as the upload pool, so a storage object
+  can be pickled into worker processes.
+
+Endpoints and credentials come the standard ways (``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_S3``, the credential chain) unless ``S3Connection`` names them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .contract import ETL1_TABLES, Etl1Table
+from .storage_paths import Root
+
+if TYPE_CHECKING:
+    from .etl1 import Etl1Source
+
+SERVER_SIDE_ENCRYPTION = "AES256"
+DELETE_BATCH = 1000
+DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+
+
+class S3UploadError(RuntimeError):
+    """An object could not be uploaded, after boto3's retries; names the object."""
+
+
+@dataclass(frozen=True)
+class S3Connection:
+    """How to reach S3 (and Glue): plain, picklable settings from which clients are made.
+
+    Unset fields fall back to boto3's own resolution (environment, config files,
+    instance roles), so nothing here assumes AWS itself.
+    """
+
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    profile_name: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    use_ssl: bool = True
+    verify: bool | None = None
+    max_attempts: int = 5
+    retry_mode: str = "adaptive"
+    max_pool_connections: int = 10
+
+    def with_pool(self, size: int) -> S3Connection:
+        return replace(self, max_pool_connections=max(self.max_pool_connections, size))
+
+    @classmethod
+    def from_storage_options(cls, options: Mapping[str, str] | None) -> S3Connection:
+        """The inverse of ``polars_storage_options`` (for code that holds only those)."""
+        options = options or {}
+        endpoint = options.get("aws_endpoint_url") or options.get("endpoint_url")
+        return cls(
+            region_name=options.get("aws_region"),
+            endpoint_url=endpoint,
+            aws_access_key_id=options.get("aws_access_key_id"),
+            aws_secret_access_key=options.get("aws_secret_access_key"),
+            aws_session_token=options.get("aws_session_token"),
+            use_ssl=not (endpoint or "").startswith("http://"),
+        )
+
+    def _session(self) -> Any:
+        import boto3
+
+        return boto3.session.Session(
+            profile_name=self.profile_name,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+        )
+
+    def client(self, service: str = "s3", endpoint_url: str | None = None) -> Any:
+        """A new boto3 client. ``endpoint_url`` applies to S3 by default; another service
+        uses only the one given here, else its ``AWS_ENDPOINT_URL_<SERVICE>`` variable."""
+        from botocore.config import Config
+
+        session = self._session()
+        return session.client(
+            service,
+            region_name=self.region_name or session.region_name or "us-east-1",
+            endpoint_url=endpoint_url or (self.endpoint_url if service == "s3" else None),
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            config=Config(
+                retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+                max_pool_connections=self.max_pool_connections,
+            ),
+        )
+
+    def polars_storage_options(self) -> dict[str, str]:
+        """The same endpoint, region and credentials, as polars ``storage_options``
+        (resolved through boto3, so polars reads exactly where boto3 would)."""
+        session = self._session()
+        client = self.client("s3")
+        options = {
+            "aws_region": client.meta.region_name,
+            "aws_endpoint_url": client.meta.endpoint_url,
+            "aws_server_side_encryption": SERVER_SIDE_ENCRYPTION,
+        }
+        if client.meta.endpoint_url.startswith("http://"):
+            options["aws_allow_http"] = "true"
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            options["aws_access_key_id"] = frozen.access_key
+            options["aws_secret_access_key"] = frozen.secret_key
+            if frozen.token:
+                options["aws_session_token"] = frozen.token
+        return options
+
+
+class _ProcessClient:
+    """One boto3 client per process, made on first use (and again after a fork)."""
+
+    def __init__(self, connection: S3Connection, on_request):
+        self.connection = connection
+        self.on_request = on_request
+        self._lock = threading.Lock()
+        self._client = None
+        self._pid = None
+
+    def get(self) -> Any:
+        if self._client is None or self._pid != os.getpid():
+            with self._lock:
+                if self._client is None or self._pid != os.getpid():
+                    client = self.connection.client("s3")
+                    client.meta.events.register("before-send.s3", self.on_request)
+                    self._client, self._pid = client, os.getpid()
+        return self._client
+
+
+class S3Storage:
+    """A warehouse under ``s3://bucket/prefix``; keys are relative to the prefix."""
+
+    def __init__(
+        self,
+        root: Root,
+        connection: S3Connection = S3Connection(),
+        *,
+        max_workers: int = 4,
+        queue_size: int | None = None,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+    ):
+        if not root.is_s3:
+            raise ValueError(f"not an s3:// root: {root.uri!r}")
+        self.root = root
+        self.root_uri = root.uri
+        self.max_workers = max(1, max_workers)
+        self.queue_size = queue_size or 4 * self.max_workers
+        self.multipart_threshold = multipart_threshold
+        self.connection = connection.with_pool(self.max_workers + 2)
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._client = _ProcessClient(self.connection, self._count_request)
+        self.requests: Counter[str] = Counter()
+        self._requests_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.queue_size)
+        self._pending: set[Future] = set()
+        self._pending_lock = threading.Lock()
+        self._errors: list[BaseException] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __getstate__(self) -> dict:
+        if self._pending:
+            raise RuntimeError("S3Storage has uploads in flight: flush() before pickling it")
+        keep = ("root", "root_uri", "max_workers", "queue_size", "multipart_threshold", "connection")
+        return {k: self.__dict__[k] for k in keep}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    @property
+    def client(self) -> Any:
+        return self._client.get()
+
+    def _count_request(self, event_name: str, **_: Any) -> None:
+        with self._requests_lock:
+            self.requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    def _key(self, key: str) -> str:
+        return self.root.key(key)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Queue one object for upload; blocks while the queue is full.
+
+        Raises at once if an earlier upload failed, so a broken run stops early.
+        """
+        self._raise_failures()
+        self._slots.acquire()
+        if self._pool is None:
+            with self._pending_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="s3-put")
+        try:
+            future = self._pool.submit(self._upload, self._key(key), data)
+        except BaseException:
+            self._slots.release()
+            raise
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._upload_done)
+
+    def _upload(self, s3_key: str, data: bytes) -> None:
+        try:
+            self._send(s3_key, data)
+        except Exception as error:
+            raise S3UploadError(f"upload of s3://{self.root.bucket}/{s3_key} failed: {error}") from error
+
+    def _send(self, s3_key: str, data: bytes) -> None:
+        if len(data) <= self.multipart_threshold:
+            self.client.put_object(
+                Bucket=self.root.bucket, Key=s3_key, Body=data, ServerSideEncryption=SERVER_SIDE_ENCRYPTION
+            )
+            return
+        from boto3.s3.transfer import TransferConfig
+
+        self.client.upload_fileobj(
+            io.BytesIO(data),
+            self.root.bucket,
+            s3_key,
+            ExtraArgs={"ServerSideEncryption": SERVER_SIDE_ENCRYPTION},
+            Config=TransferConfig(multipart_threshold=self.multipart_threshold, use_threads=False),
+        )
+
+    def _upload_done(self, future: Future) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
+            if future.exception() is not None:
+                self._errors.append(future.exception())
+        self._slots.release()
+
+    def _raise_failures(self, also: list[BaseException] = ()) -> None:
+        with self._pending_lock:
+            errors = list(dict.fromkeys([*self._errors, *also]))
+        if errors:
+            raise RuntimeError(
+                f"{len(errors)} upload(s) to {self.root_uri} failed; first: {errors[0]}"
+            ) from errors[0]
+
+    def flush(self) -> None:
+        """Wait for every upload queued before this call (not for those other threads
+        queue meanwhile), then raise if any upload so far failed."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        failures = [f.exception() for f in pending if f.exception() is not None]
+        self._raise_failures(failures)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # -- reads and deletes ----------------------------------------------------------------
+
+    def get_bytes(self, key: str) -> bytes | None:
+        try:
+            response = self.client.get_object(Bucket=self.root.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return response["Body"].read()
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Batched ``DeleteObjects``; raises naming the keys S3 refused to delete."""
+        keys = list(keys)
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            response = self.client.delete_objects(
+                Bucket=self.root.bucket,
+                Delete={"Objects": [{"Key": self._key(k)} for k in batch], "Quiet": True},
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise RuntimeError(
+                    f"S3 refused to delete {len(errors)} object(s) under {self.root_uri}; first: "
+                    f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+        return len(keys)
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
+        yield from ((k, size) for k, size, _ in self.list_with_etags(prefix))
+
+    def list_with_etags(self, prefix: str) -> Iterator[tuple[str, int, str]]:
+        """(key, size, ETag) of every object under ``prefix``."""
+        strip = len(self.root.prefix) + 1 if self.root.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.root.bucket, Prefix=self._key(prefix)):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:], obj["Size"], obj["ETag"]
+
+    def uri(self, key: str) -> str:
+        return self.root.join(key)
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    etag: str
+    size: int
+    last_modified: str
+
+
+def etl1_object_stats(
+    root: Root,
+    connection: S3Connection = S3Connection(),
+    tables: Iterable[Etl1Table] = ETL1_TABLES,
+) -> dict[str, ObjectStat | None]:
+    """ETag, size and last-modified of each ETL1 table's object under an S3 root (None when
+    absent): one ``HeadObject`` per table. The ETag is the table's fingerprint: it changes
+    whenever ETL1 rewrites the file."""
+    client = connection.client("s3")
+    stats: dict[str, ObjectStat | None] = {}
+    for table in tables:
+        try:
+            head = client.head_object(Bucket=root.bucket, Key=root.key(table.relative_path))
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                stats[table.name] = None
+                continue
+            raise
+        stats[table.name] = ObjectStat(
+            head["ETag"].strip('"'), head["ContentLength"], head["LastModified"].isoformat()
+        )
+    return stats
+
+
+def etl1_object_etags(source: Etl1Source) -> dict[str, str]:
+    """Table name -> ETag of each ETL1 table present under an S3 source (absent tables
+    are left out), reached with the source's own storage options."""
+    stats = etl1_object_stats(source.root, S3Connection.from_storage_options(source.storage_options))
+    return {name: stat.etag for name, stat in stats.items() if stat is not None}
