@@ -12,9 +12,9 @@ the tree's RSS (children included) every 0.1 s:
   and one worker per core;
 * ``duckdb``: ``COPY … TO … (PARTITION_BY …)`` with ``memory_limit`` set to the same budget;
 * ``polars``: read the whole month, ``write_parquet(partition_by=…)``;
-* ``floor``: the month already read, grouped and sorted in memory (not timed), then every
-  partition file written with polars' ``write_parquet``, spread over all cores (forked
-  processes sharing the table); only the writing is timed.
+* ``floor``: the month already grouped and sorted, one shard of whole partitions per core,
+  loaded into memory by its worker process (not timed); then every partition file written
+  with polars' ``write_parquet``, in all workers at once; only the writing is timed.
 
 Alternatives are stopped after ``--alternative-timeout-factor`` times the project's wall
 time (at least 5 minutes). Prints a table and writes JSON (``--out``). Output folders are
@@ -68,7 +68,12 @@ def run_project(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> 
         settings=WriterSettings(memory_limit_mb=memory_limit_mb, max_workers=workers, scratch_dir=str(out.parent)),
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
-    return {"buckets": result.buckets, "phase_seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+    return {
+        "buckets": result.buckets,
+        "writer_s": round(sum(result.seconds.values()), 2),
+        "phase_seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+        "writer_peak_rss_mib": round(result.peak_rss_bytes / MIB, 1),
+    }
 
 
 def run_duckdb(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
@@ -112,39 +117,35 @@ def run_polars(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> d
     return {}
 
 
-_FLOOR: dict = {}
-
-
-def _floor_write(worker: int) -> int:
-    data, runs, out, workers = _FLOOR["data"], _FLOOR["runs"], _FLOOR["out"], _FLOOR["workers"]
-    for i in range(worker, len(runs), workers):
-        offset, length, partition_dir = runs[i]
-        path = out / data_key(partition_dir, "fact_rate_enriched.parquet")
+def _floor_write(shard: str, out: str) -> tuple[float, float]:
+    """One floor worker: load its already grouped partitions, then write them; returns
+    (start, end) of the writing alone."""
+    data = pl.read_parquet(shard)
+    runs = data.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN)
+    data = data.select(FILE_COLUMNS)
+    started, offset = time.time(), 0
+    for length, partition_dir in runs.iter_rows():
+        path = Path(out) / data_key(partition_dir, "fact_rate_enriched.parquet")
         path.parent.mkdir(parents=True, exist_ok=True)
         data.slice(offset, length).write_parquet(path, compression="zstd", statistics=True)
-    return worker
+        offset += length
+    return started, time.time()
 
 
 def run_floor(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
-    month = (
-        pl.scan_parquet(staged)
-        .with_columns(partition_dir_expr())
-        .sort(PARTITION_DIR_COLUMN, "fact_uid")
-        .collect()
-    )
-    runs = month.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN)
-    offsets = runs["len"].cum_sum() - runs["len"]
-    _FLOOR.update(
-        data=month.select(FILE_COLUMNS),
-        runs=list(zip(offsets.to_list(), runs["len"].to_list(), runs["value"].to_list())),
-        out=out,
-        workers=workers,
-    )
-    del month
-    print("READY", file=sys.stderr, flush=True)  # the parent starts the clock here
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pool.map(_floor_write, range(workers))
-    return {}
+    """Untimed: group and sort the month, one shard of whole partitions per worker (spawned
+    workers, since forking a process that has started polars' thread pool can deadlock).
+    Timed: from the first worker's first file to the last worker's last file."""
+    month = pl.scan_parquet(staged).with_columns(partition_dir_expr())
+    shard_of = pl.col(PARTITION_DIR_COLUMN).hash(7) % workers
+    shards = []
+    for i in range(workers):
+        shard = out.parent / f"floor-shard-{i}.parquet"
+        month.filter(shard_of == i).sort(PARTITION_DIR_COLUMN, "fact_uid").sink_parquet(shard)
+        shards.append(str(shard))
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        spans = pool.starmap(_floor_write, [(shard, str(out)) for shard in shards])
+    return {"timed_wall_s": round(max(e for _, e in spans) - min(s for s, _ in spans), 2)}
 
 
 RUNNERS = {"project": run_project, "duckdb": run_duckdb, "polars": run_polars, "floor": run_floor}
@@ -177,10 +178,7 @@ def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: i
         started = time.perf_counter()
         peak = 0
         finished = True
-        clock_started = name != "floor"
         while child.poll() is None:
-            if not clock_started and "READY" in stderr_path.read_text():
-                clock_started, started, peak = True, time.perf_counter(), 0
             try:
                 peak = max(peak, tree_rss_bytes(proc))
             except psutil.Error:
@@ -198,6 +196,7 @@ def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: i
         wall = time.perf_counter() - started
     stdout = child.stdout.read() if child.stdout else ""
     extra = json.loads(stdout.strip().splitlines()[-1]) if finished and child.returncode == 0 and stdout.strip() else {}
+    wall = extra.pop("timed_wall_s", wall)
     files, size = count_output(out)
     error = ""
     if child.returncode != 0:
@@ -303,6 +302,7 @@ def main() -> None:
                 project_wall = r["wall_s"]
             month["results"].append(r)
             print(f"    {r}", file=sys.stderr, flush=True)
+            Path(args.out).write_text(json.dumps(report, indent=2))
         floor = next((r for r in month["results"] if r["contender"] == "floor" and r["finished"]), None)
         for r in month["results"]:
             if floor and r["finished"]:

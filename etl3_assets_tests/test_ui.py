@@ -25,8 +25,9 @@ from etl3_assets.sample_data import generate_sample_etl1
 from .s3_servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+LOCATION = "etl3_assets"
 ARTIFACTS = REPO / "test-artifacts"
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 180  # loading the code location takes ~15 s on 2 idle cores, far more under load
 
 REPOSITORY_QUERY = """
 {
@@ -72,6 +73,15 @@ class Webserver:
     def repository(self) -> dict | None:
         nodes = self.graphql(REPOSITORY_QUERY)["repositoriesOrError"].get("nodes") or []
         return nodes[0] if nodes else None
+
+    def location_error(self) -> str | None:
+        """The code location's load error, if loading it failed."""
+        entries = self.graphql(
+            "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError "
+            "{ __typename ... on PythonError { message } } } } } }"
+        )["workspaceOrError"]["locationEntries"]
+        errors = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]]
+        return next((e["message"] for e in errors if e["__typename"] == "PythonError"), None)
 
 
 def stop_process_group(proc: subprocess.Popen) -> None:
@@ -119,6 +129,8 @@ def webserver(tmp_path_factory):
             try:
                 if server.repository():
                     break
+                if error := server.location_error():
+                    raise RuntimeError(f"the code location failed to load: {error}")
             except OSError:
                 pass
             if time.monotonic() > deadline:
@@ -133,6 +145,7 @@ def test_graphql_shows_assets_partitions_checks_sensors_and_jobs(webserver):
     from etl3_assets.definitions import defs
 
     repo = webserver.repository()
+    assert repo["location"]["name"] == LOCATION
     assets = {tuple(a["assetKey"]["path"]): a for a in repo["assetNodes"]}
     graph = defs.resolve_asset_graph()
     assert set(assets) == {tuple(k.path) for k in graph.get_all_asset_keys()}
@@ -178,7 +191,7 @@ def _headless(url: str, profile: Path, *action: str) -> subprocess.CompletedProc
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
 
 
@@ -189,7 +202,7 @@ def _visible_text(html: str) -> str:
 
 def test_asset_graph_page_shows_the_assets_in_chromium(webserver, tmp_path):
     webserver.graphql("mutation { setNuxSeen }")  # what "Skip" on the first-visit dialog does
-    url = f"{webserver.url}/locations/etl3_assets.definitions/asset-groups/warehouse/lineage"
+    url = f"{webserver.url}/locations/{LOCATION}/asset-groups/warehouse/lineage"
     page = _headless(url, tmp_path / "profile-dom", "--dump-dom")
     text = _visible_text(page.stdout)
     for expected in ("enriched_fact_rate", "fact_rate_enriched", "fact_rate", "dim_payer", "partitions"):

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 from .oracle import assert_same_rows, expected_enriched, read_month_duckdb
-from .test_ui import REPO, stop_process_group, webserver  # noqa: F401 - the fixture
+from .test_ui import LOCATION, REPO, stop_process_group, webserver  # noqa: F401 - the fixture
 
-LOCATION = {"repositoryLocationName": "etl3_assets.definitions", "repositoryName": "__repository__"}
 RUNS_QUERY = """
 { runsOrError { ... on Runs { results { runId status startTime endTime tags { key value } } } } }
 """
@@ -21,7 +20,7 @@ DAEMON_SECONDS = 150
 
 def _stop_etl1_sensor(server) -> None:
     """What the sensor's toggle in the UI does (the sensor is on by default)."""
-    selector = ", ".join(f'{k}: "{v}"' for k, v in {**LOCATION, "sensorName": "etl1_sensor"}.items())
+    selector = f'repositoryLocationName: "{LOCATION}", repositoryName: "__repository__", sensorName: "etl1_sensor"'
     state = server.graphql(f"{{ sensorOrError(sensorSelector: {{{selector}}}) {{ ... on Sensor {{ sensorState {{ id }} }} }} }}")
     state_id = state["sensorOrError"]["sensorState"]["id"]
     stopped = server.graphql(
