@@ -2,9 +2,9 @@
 
 The month arrives as a lazy frame and is never collected whole:
 
-1. *spill*: a streaming pass computes each row's partition folder and scatters the rows
-   into ``n_buckets`` scratch files by a hash of that folder, so every partition lands
-   whole in exactly one bucket;
+1. *spill*: the month is read in slices of ``chunk_rows``; each row's partition folder is
+   computed and the rows scattered into ``n_buckets`` scratch files by a hash of that
+   folder, so every partition lands whole in exactly one bucket;
 2. *write*: worker processes take one bucket at a time, sort it by partition, and write
    every partition once, as one file (or as ``-NNNNN`` splits above
    ``max_rows_per_file``);
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from .contract import FILE_COLUMNS
 from .layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
@@ -53,8 +54,8 @@ MIN_ROWS_PER_CHUNK = 100
 
 @dataclass(frozen=True)
 class WriterSettings:
-    """``chunk_size``: rows per morsel of the streaming spill (polars' streaming chunk
-    size); ``memory_limit_mb``: the budget the process tree's RSS stays within, plus
+    """``chunk_size``: rows per slice read by the spill (capped by the budget);
+    ``memory_limit_mb``: the budget the process tree's RSS stays within, plus
     ``FIXED_OVERHEAD_MB``; ``max_workers``: partition-writing processes."""
 
     chunk_size: int = 250_000
@@ -73,9 +74,8 @@ class WriterSettings:
         return (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
 
     def spill_chunk_rows(self) -> int:
-        """Morsel rows of the spill: ``chunk_size``, capped so one morsel per core stays
-        within a quarter of the budget."""
-        cap = self.memory_limit_mb * MIB // 4 // BYTES_PER_ROW_IN_MEMORY // max(1, self.max_workers)
+        """Rows per slice of the spill: ``chunk_size``, capped to a quarter of the budget."""
+        cap = self.memory_limit_mb * MIB // 4 // BYTES_PER_ROW_IN_MEMORY
         return max(MIN_ROWS_PER_CHUNK, min(self.chunk_size, int(cap)))
 
 
@@ -154,38 +154,62 @@ WRITTEN_SCHEMA = {"key": pl.String, "rows": pl.Int64, "bytes": pl.Int64}
 
 
 def write_bucket(
-    storage: WarehouseStorage, manifest: MonthManifest, bucket_dir: Path, max_rows_per_file: int
+    storage: WarehouseStorage, manifest: MonthManifest, bucket_file: Path, max_rows_per_file: int
 ) -> pl.DataFrame:
     """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
     partitions, wait until they are durable. Returns (key, rows, bytes) per file."""
-    bucket = pl.read_parquet(bucket_dir)
-    manifest.journal(bucket_dir.name.split("=")[-1], planned_keys(bucket, max_rows_per_file))
+    bucket = pl.read_parquet(bucket_file)
+    manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
     written = write_partitions(storage, bucket, max_rows_per_file)
     del bucket
     storage.flush()
     return pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
 
 
-def spill_buckets(enriched: pl.LazyFrame, scratch: Path, n_buckets: int, chunk_rows: int) -> list[Path]:
-    """Phase 1: scatter the month into ``n_buckets`` parquet folders by partition hash."""
-    with pl.Config(streaming_chunk_size=chunk_rows):
-        (
-            enriched.with_columns(partition_dir_expr())
-            .select(PARTITION_DIR_COLUMN, *FILE_COLUMNS)
-            .with_columns((pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets).alias(BUCKET_COLUMN))
-            .sink_parquet(
-                pl.PartitionBy(scratch, key=BUCKET_COLUMN, include_key=False),
-                mkdir=True,
-                engine="streaming",
-            )
-        )
-    return sorted(p for p in scratch.iterdir() if p.is_dir())
+def spill_buckets(
+    enriched: pl.LazyFrame,
+    scratch: Path,
+    n_buckets: int,
+    chunk_rows: int,
+    on_chunk: Callable[[int], None] = lambda _rows: None,
+) -> list[Path]:
+    """Phase 1: scatter the month into ``n_buckets`` parquet files by partition hash.
+
+    The month is pulled ``chunk_rows`` at a time by slicing the lazy frame, which on a
+    parquet scan (what the staging IO manager hands over) reads only the row groups of
+    that slice; each bucket is one open parquet writer getting one row group per chunk.
+    Measured on a 2M-row month: a streaming ``sink_parquet`` of the same scan, even
+    partitioned by bucket, holds 1.1-2.6 GB, the slices ~0.5 GB.
+    """
+    bucket = (pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets).alias(BUCKET_COLUMN)
+    rows = enriched.with_columns(partition_dir_expr()).select(PARTITION_DIR_COLUMN, *FILE_COLUMNS)
+    writers: dict[int, pq.ParquetWriter] = {}
+    try:
+        offset = 0
+        while True:
+            chunk = rows.slice(offset, chunk_rows).collect()
+            if chunk.height == 0:
+                break
+            offset += chunk.height
+            on_chunk(offset)
+            for (b,), piece in chunk.with_columns(bucket).partition_by(
+                BUCKET_COLUMN, as_dict=True, include_key=False
+            ).items():
+                table = piece.to_arrow()
+                if b not in writers:
+                    writers[b] = pq.ParquetWriter(scratch / f"bucket-{b:06d}.parquet", table.schema, compression="lz4")
+                writers[b].write_table(table)
+            del chunk
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return sorted(scratch / f"bucket-{b:06d}.parquet" for b in writers)
 
 
 def _write_buckets(
     storage: WarehouseStorage,
     manifest: MonthManifest,
-    bucket_dirs: list[Path],
+    bucket_files: list[Path],
     settings: WriterSettings,
     progress: WriteProgress,
 ) -> list[pl.DataFrame]:
@@ -199,14 +223,14 @@ def _write_buckets(
         progress.partitions_done += frame["key"].str.replace(r"/[^/]+$", "").n_unique()
         return frame
 
-    workers = min(max(1, settings.max_workers), len(bucket_dirs))
+    workers = min(max(1, settings.max_workers), len(bucket_files))
     if workers <= 1:
-        return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_dirs]
+        return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
     results: list[pl.DataFrame] = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: set[Future] = set()
-        queue = list(reversed(bucket_dirs))
+        queue = list(reversed(bucket_files))
         try:
             # at most one queued bucket per worker: the parent never holds a backlog
             while queue or pending:
@@ -246,18 +270,21 @@ def write_month(
     try:
         with watch:
             t0 = time.perf_counter()
-            bucket_dirs = spill_buckets(enriched, scratch, n_buckets, settings.spill_chunk_rows())
+            bucket_files = spill_buckets(
+                enriched, scratch, n_buckets, settings.spill_chunk_rows(),
+                on_chunk=lambda rows: setattr(progress, "rows_done", rows),
+            )
             result.seconds["spill"] = time.perf_counter() - t0
             log(
-                f"{year_month}: spilled {expected_rows:,} rows into {len(bucket_dirs)} buckets"
+                f"{year_month}: spilled {expected_rows:,} rows into {len(bucket_files)} buckets"
                 f" in {result.seconds['spill']:.1f} s; writing with {settings.max_workers} workers"
             )
 
             manifest = MonthManifest(storage, year_month)
             manifest.begin()
             t1 = time.perf_counter()
-            progress.phase, progress.started = "write", t1
-            written = _write_buckets(storage, manifest, bucket_dirs, settings, progress)
+            progress.phase, progress.started, progress.rows_done = "write", t1, 0
+            written = _write_buckets(storage, manifest, bucket_files, settings, progress)
             storage.flush()
             result.seconds["write"] = time.perf_counter() - t1
 

@@ -129,6 +129,12 @@ class S3Connection:
         return options
 
 
+def _failure(future: Future) -> BaseException | None:
+    """The exception of a finished upload (waiting for it first); None if it succeeded
+    or was cancelled."""
+    return None if future.cancelled() else future.exception()
+
+
 class _ProcessClient:
     """One boto3 client per process, made on first use (and again after a fork)."""
 
@@ -249,8 +255,8 @@ class S3Storage:
     def _upload_done(self, future: Future) -> None:
         with self._pending_lock:
             self._pending.discard(future)
-            if future.exception() is not None:
-                self._errors.append(future.exception())
+            if _failure(future) is not None:
+                self._errors.append(_failure(future))
         self._slots.release()
 
     def _raise_failures(self, also: list[BaseException] = ()) -> None:
@@ -266,12 +272,14 @@ class S3Storage:
         queue meanwhile), then raise if any upload so far failed."""
         with self._pending_lock:
             pending = list(self._pending)
-        failures = [f.exception() for f in pending if f.exception() is not None]
+        failures = [_failure(f) for f in pending if _failure(f) is not None]
         self._raise_failures(failures)
 
     def close(self) -> None:
+        """Stop the upload threads. After a failed upload the run is lost anyway, so
+        queued uploads are cancelled instead of each being retried in turn."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=bool(self._errors))
             self._pool = None
 
     # -- reads and deletes ----------------------------------------------------------------

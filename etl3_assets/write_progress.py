@@ -93,7 +93,7 @@ class MemoryWatch:
                 f"process tree RSS {rss / MIB:.0f} MiB is over the budget of"
                 f" {self.budget_bytes / MIB:.0f} MiB (phase {self.progress.phase})"
             )
-        elif rss > WARN_AT_FRACTION * self.budget_bytes and not self._warned_near:
+        elif rss > WARN_AT_FRACTION * self.budget_bytes and not (self._warned_near or self.over_budget):
             self._warned_near = True
             self.warn(
                 f"process tree RSS {rss / MIB:.0f} MiB is near the budget of"

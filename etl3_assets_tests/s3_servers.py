@@ -266,11 +266,10 @@ def glue_client(moto_endpoint):
 # Fault injection
 # --------------------------------------------------------------------------------------
 
-_FAULTS = (
-    (503, "SlowDown", "Please reduce your request rate."),
-    (500, "InternalError", "We encountered an internal error. Please try again."),
-    (503, "ServiceUnavailable", "Service is unable to handle request."),
-)
+SLOW_DOWN = (503, "SlowDown", "Please reduce your request rate.")
+INTERNAL_ERROR = (500, "InternalError", "We encountered an internal error. Please try again.")
+SERVICE_UNAVAILABLE = (503, "ServiceUnavailable", "Service is unable to handle request.")
+FAULTS = (SLOW_DOWN, INTERNAL_ERROR, SERVICE_UNAVAILABLE)
 
 
 class FaultyProxy:
@@ -278,7 +277,8 @@ class FaultyProxy:
 
     ``fail_rate`` of the requests whose method is in ``methods`` (after the first
     ``pass_first`` of them) get an S3 error (SlowDown, InternalError or
-    ServiceUnavailable). A share ``after_forward`` of the failures reach the server first,
+    ServiceUnavailable, or those in ``faults``; throttling errors make boto3's adaptive
+    mode slow the client down). A share ``after_forward`` of the failures reach the server first,
     so the write happened but the client is told it failed (the nastiest case for a
     writer). The Host header is passed through unchanged, so SigV4 signatures stay valid.
     """
@@ -291,12 +291,14 @@ class FaultyProxy:
         after_forward: float = 0.0,
         pass_first: int = 0,
         seed: int = 0,
+        faults: tuple[tuple[int, str, str], ...] = FAULTS,
     ):
         self.upstream = upstream.removeprefix("http://")
         self.fail_rate = fail_rate
         self.methods = methods
         self.after_forward = after_forward
         self.pass_first = pass_first
+        self.faults = faults
         self.matched = 0
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -334,7 +336,7 @@ class FaultyProxy:
                 return self.rfile.read(length) if length else b""
 
             def _fault(self):
-                status, code, message = proxy.random.choice(_FAULTS)
+                status, code, message = proxy.random.choice(proxy.faults)
                 payload = (
                     f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
                     f"<Message>{message}</Message><RequestId>etl3-proxy</RequestId></Error>"

@@ -21,7 +21,7 @@ from etl3_assets.resources import Etl1Resource, GlueCatalogResource
 from etl3_assets.sample_data import write_etl1_table
 from etl3_assets_tests.conftest import materialize_month
 from etl3_assets_tests.oracle import assert_same_rows, expected_enriched, month_files, read_month_pyarrow
-from etl3_assets_tests.s3_servers import FaultyProxy, test_resource
+from etl3_assets_tests.s3_servers import INTERNAL_ERROR, FaultyProxy, test_resource
 from etl3_assets_tests.s3_servers import (  # noqa: F401 (fixtures)
     glue_client,
     moto_endpoint,
@@ -198,7 +198,10 @@ def test_run_killed_by_failing_uploads_is_repaired_by_the_next_run(etl1_root, s3
     materialize_s3(s3_bucket, moto_endpoint)
     shrink_month(etl1_root, s3_bucket)
 
-    with FaultyProxy(s3_bucket.endpoint, fail_rate=1.0, methods=("PUT",), pass_first=25) as proxy:
+    # InternalError only: a throttling error would make the doomed run crawl (adaptive mode)
+    with FaultyProxy(
+        s3_bucket.endpoint, fail_rate=1.0, methods=("PUT",), pass_first=25, faults=(INTERNAL_ERROR,)
+    ) as proxy:
         broken = test_resource(proxy.endpoint, max_attempts=2)
         failed = materialize_s3(s3_bucket, moto_endpoint, s3=broken, raise_on_error=False)
     assert not failed.success

@@ -112,35 +112,40 @@ def deployment(etl1_root, warehouse_root):
         yield Warehouse(etl1_root, warehouse_root, instance)
 
 
-def test_sensor_requests_exactly_the_months_etl1_changed(deployment, tmp_path):
-    d = deployment
-    assert d.requested() == list(SAMPLE_MONTHS), "first tick: every ETL1 month is new"
-    d.assert_matches_oracle()
+def test_sensor_requests_exactly_the_months_etl1_changed(tmp_path):
+    etl1_root = tmp_path / "etl1"
+    first_months, added_month = ("2025-07", "2025-08"), "2025-09"
+    generate_sample_etl1(etl1_root, months=first_months, rows_per_month=200, seed=11)
+    with dg.instance_for_test() as instance:
+        d = Warehouse(etl1_root, tmp_path / "warehouse", instance)
+        assert d.requested() == list(first_months), "first tick: every ETL1 month is new"
+        d.assert_matches_oracle()
 
-    second = d.tick()
-    assert not second.run_requests and second.skip_message, "evaluated twice with no change: nothing"
+        second = d.tick()
+        assert not second.run_requests and second.skip_message, "evaluated twice with no change: nothing"
 
-    for table in ("fact_rate", "dim_payer", "dim_npi"):  # ETL1 rewrites its files with the same rows
-        _rewrite(d.etl1_root, table, _read(d.etl1_root, table).sample(fraction=1.0, shuffle=True, seed=3))
-    assert d.requested() == []
+        for table in ("fact_rate", "dim_payer", "dim_npi"):  # ETL1 rewrites its files with the same rows
+            _rewrite(etl1_root, table, _read(etl1_root, table).sample(fraction=1.0, shuffle=True, seed=3))
+        assert d.requested() == []
 
-    # ETL1 adds a month: the same seed gives the old months the same rows.
-    generate_sample_etl1(d.etl1_root, months=(*SAMPLE_MONTHS, "2025-10"), rows_per_month=400, seed=11)
-    assert d.requested() == ["2025-10"]
+        # ETL1 adds a month: the same seed gives the old months the same rows.
+        generate_sample_etl1(etl1_root, months=(*first_months, added_month), rows_per_month=200, seed=11)
+        assert d.requested() == [added_month]
 
-    # ETL1 rewrites one month (a corrected rate) and keeps the others.
-    facts = _read(d.etl1_root, "fact_rate")
-    corrected = pl.when(pl.col("fact_uid") == "fr-2025-08-00000123").then(pl.lit(4242.5)).otherwise("negotiated_rate")
-    _rewrite(d.etl1_root, "fact_rate", facts.with_columns(negotiated_rate=corrected))
-    assert d.requested() == ["2025-08"]
-    d.assert_matches_oracle()
+        # ETL1 rewrites one month (a corrected rate) and keeps the others.
+        facts = _read(etl1_root, "fact_rate")
+        corrected = pl.when(pl.col("fact_uid") == "fr-2025-08-00000123").then(pl.lit(4242.5))
+        _rewrite(etl1_root, "fact_rate", facts.with_columns(negotiated_rate=corrected.otherwise("negotiated_rate")))
+        assert d.requested() == ["2025-08"]
+        d.assert_matches_oracle()
 
-    # A dimension changes: every materialized month is rebuilt.
-    payers = _read(d.etl1_root, "dim_payer")
-    _rewrite(d.etl1_root, "dim_payer", payers.with_columns(reporting_entity_name=pl.col("reporting_entity_name") + " (renamed)"))
-    assert d.requested() == ["2025-07", "2025-08", "2025-09", "2025-10"]
-    d.assert_equals_fresh_build(tmp_path)
-    assert d.requested() == []
+        # A dimension changes: every materialized month is rebuilt.
+        payers = _read(etl1_root, "dim_payer")
+        renamed = pl.col("reporting_entity_name") + " (renamed)"
+        _rewrite(etl1_root, "dim_payer", payers.with_columns(reporting_entity_name=renamed))
+        assert d.requested() == [*first_months, added_month]
+        d.assert_equals_fresh_build(tmp_path)
+        assert d.requested() == []
 
 
 def test_dimension_change_skips_months_never_materialized(deployment):

@@ -93,7 +93,7 @@ def test_a_run_killed_mid_way_is_repaired_by_the_next_run(etl1_root, warehouse_r
             sys.executable,
             "-c",
             "import sys; from etl3_assets_tests.crashing_storage import killed_write;"
-            " killed_write(sys.argv[1], sys.argv[2], sys.argv[3], 40)",
+            " killed_write(sys.argv[1], sys.argv[2], sys.argv[3], 10)",
             str(etl1_root),
             str(warehouse_root),
             MONTH,

@@ -15,7 +15,7 @@ RUNS_QUERY = """
 { runsOrError { ... on Runs { results { runId status startTime endTime tags { key value } } } } }
 """
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
-DAEMON_SECONDS = 150
+DAEMON_SECONDS = 300  # ~40 s on 2 idle cores; runs start slowly under load
 
 
 def _stop_etl1_sensor(server) -> None:
