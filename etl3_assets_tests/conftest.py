@@ -10,6 +10,11 @@ from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehou
 from etl3_assets.resources import Etl1Resource
 from etl3_assets.sample_data import generate_sample_etl1
 
+# The loopback S3 (SeaweedFS) and Glue (moto) fixtures, registered here once so that each
+# xdist worker starts one server of each for the whole session (a module importing them
+# itself would get servers of its own).
+from .s3_servers import glue_client, moto_bucket, moto_endpoint, s3_bucket, seaweedfs_endpoint  # noqa: F401
+
 SAMPLE_MONTHS = ("2025-07", "2025-08", "2025-09")
 
 

@@ -10,16 +10,20 @@ Everything is reached over HTTP through the production code path (boto3/polars w
 endpoint URL); nothing is patched. The servers are session-scoped per xdist worker (each
 worker starts its own, on its own ports and data folder) and stopped at the end.
 
-Reuse: ``from etl3_assets_tests.s3_servers import *`` in a conftest or test module makes
-the fixtures available; ``s3_bucket`` gives a fresh bucket on SeaweedFS as an
-``S3Target`` (endpoint, bucket, resource), ``moto_bucket`` the same on moto.
+Reuse: ``conftest.py`` registers the fixtures for every test module, so a test just
+names them (importing them into a module would start that module's own servers):
+``s3_bucket`` is a fresh bucket on SeaweedFS as an ``S3Target`` (endpoint, bucket,
+resource, client, upload_tree, read_month_pyarrow), ``moto_bucket`` the same on moto,
+``glue_client`` a Glue client on moto with an empty warehouse database.
 """
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +40,7 @@ import pytest
 
 from etl3_assets.resources import Etl3S3Resource
 
+PR_SET_PDEATHSIG = 1
 REGION = "us-east-1"
 ACCESS_KEY = "etl3-test"
 SECRET_KEY = "etl3-test-secret"
@@ -86,6 +91,12 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the test process dies without cleaning up."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _binary(name: str) -> str:
     beside_python = Path(sys.executable).with_name(name)
     found = str(beside_python) if beside_python.exists() else shutil.which(name)
@@ -107,7 +118,9 @@ def start_seaweedfs(data_dir: Path, extra: list[str] = ()) -> tuple[subprocess.P
         *(f"-{name}.port.grpc={port + 10000}" for name, port in ports.items()),
         *extra,
     ]
-    proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=data_dir)
+    proc = subprocess.Popen(
+        args, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=data_dir, preexec_fn=_die_with_parent
+    )
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     try:
         _wait_http(endpoint, proc, log)
@@ -125,6 +138,7 @@ def start_moto(log_dir: Path) -> tuple[subprocess.Popen, str]:
         [_binary("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -23,13 +23,6 @@ from etl3_assets.storage_paths import Root
 from etl3_assets_tests.conftest import materialize_month
 from etl3_assets_tests.oracle import assert_same_rows, expected_enriched
 from etl3_assets_tests.s3_servers import ACCESS_KEY, REGION, SECRET_KEY, S3Target
-from etl3_assets_tests.s3_servers import (  # noqa: F401 (fixtures)
-    glue_client,
-    moto_bucket,
-    moto_endpoint,
-    s3_bucket,
-    seaweedfs_endpoint,
-)
 
 
 def test_setup_bucket_creates_then_verifies_idempotently(moto_endpoint):

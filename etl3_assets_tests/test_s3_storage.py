@@ -9,7 +9,6 @@ from etl3_assets.resources import s3_connection
 from etl3_assets.s3_storage import S3Storage, S3UploadError
 from etl3_assets.storage_paths import Root
 from etl3_assets_tests.s3_servers import FaultyProxy, test_resource
-from etl3_assets_tests.s3_servers import s3_bucket, seaweedfs_endpoint  # noqa: F401 (fixtures)
 
 
 def storage_for(target, prefix="wh", **kwargs) -> S3Storage:

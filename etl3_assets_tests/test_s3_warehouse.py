@@ -22,12 +22,6 @@ from etl3_assets.sample_data import write_etl1_table
 from etl3_assets_tests.conftest import materialize_month
 from etl3_assets_tests.oracle import assert_same_rows, expected_enriched, month_files, read_month_pyarrow
 from etl3_assets_tests.s3_servers import INTERNAL_ERROR, FaultyProxy, test_resource
-from etl3_assets_tests.s3_servers import (  # noqa: F401 (fixtures)
-    glue_client,
-    moto_endpoint,
-    s3_bucket,
-    seaweedfs_endpoint,
-)
 
 WAREHOUSE = "warehouse"
 ETL1 = "etl1"
