@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from .contract import ETL1_TABLES, FACT_RATE, Etl1Table
-from .enrich import enriched_month
+from .enrich import EnrichedMonth
 from .io_managers import PartitionedWarehouseIOManager, warehouse_storage
 from .month_modes import DRY_RUN, MATERIALIZE, MonthRunConfig
 from .month_plan import plan_month
@@ -86,16 +86,16 @@ def enriched_fact_rate(
             metadata={"year_month": year_month},
         )
     context.log.info(f"{year_month}: {rows} fact rows")
-    enriched = enriched_month(source, year_month)
+    month = EnrichedMonth(source, year_month)
     if config.mode == DRY_RUN:
         warehouse = warehouse_io_manager
         storage = warehouse_storage(warehouse.warehouse_root, warehouse.s3, warehouse.max_workers)
-        plan = plan_month(enriched, storage, year_month, max_rows_per_file=warehouse.max_rows_per_file)
+        plan = plan_month(month.lazy(), storage, year_month, max_rows_per_file=warehouse.max_rows_per_file)
         context.log_event(
             dg.AssetObservation(asset_key="fact_rate_enriched", partition=year_month, metadata=plan.as_metadata())
         )
     if config.mode == MATERIALIZE:
-        yield dg.Output(enriched, metadata={"rows": rows})
+        yield dg.Output(month, metadata={"rows": rows})
 
 
 @dg.asset(

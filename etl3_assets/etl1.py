@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from .contract import FACT_RATE, Etl1Table
 from .storage_paths import Root
@@ -47,6 +48,24 @@ class Etl1Source:
     def scan(self, table: Etl1Table) -> pl.LazyFrame:
         """The table with exactly its contract columns (extra columns are ignored)."""
         return self.scan_raw(table).select([pl.col(c).cast(t) for c, t in table.schema.items()])
+
+    def fact_batches(self, year_month: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """The month's fact rows in slices of at most ``batch_rows`` rows (contract columns).
+
+        A local file is read with pyarrow's batch reader, whose memory follows the batch,
+        not the file's row groups (polars' reader holds a whole row group, which ETL1 may
+        make as large as the file).
+        """
+        this_month = pl.col("year_month") == year_month
+        if self.root.is_s3:
+            yield from self.scan(FACT_RATE).filter(this_month).collect_batches(chunk_size=batch_rows)
+            return
+        reader = pq.ParquetFile(self.path(FACT_RATE))
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=list(FACT_RATE.schema)):
+            frame = pl.from_arrow(batch)
+            yield frame.select(
+                [pl.col(c).cast(_decoded(frame.schema[c])).cast(t) for c, t in FACT_RATE.schema.items()]
+            ).filter(this_month)
 
     def exists(self, table: Etl1Table) -> bool:
         if self.root.is_s3:

@@ -1,11 +1,14 @@
 """IO managers: the staged enriched month, and the partitioned warehouse month."""
 
-
+import os
+import tempfile
 from typing import Optional
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 
+from .enrich import EnrichedMonth
 from .month_writer import WriterSettings, write_month
 from .quality_metrics import month_quality_metadata
 from .resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
@@ -42,6 +45,7 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
 
     warehouse_root: str = "warehouse"
     s3: Optional[Etl3S3Resource] = None
+    batch_rows: int = 50_000
 
     def _path(self, context: dg.OutputContext | dg.InputContext) -> str:
         name = context.asset_key.path[-1]
@@ -49,19 +53,30 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
             f"{STAGING_PREFIX}/{name}/{context.asset_partition_key}.parquet"
         )
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: EnrichedMonth) -> None:
         path = self._path(context)
-        if not Root(path).is_s3:
-            import os
-
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        obj.sink_parquet(
-            path,
-            compression="zstd",
-            engine="streaming",
-            storage_options=_storage_options(path, self.s3),
-        )
-        context.add_output_metadata({"path": dg.MetadataValue.path(path)})
+        rows = 0
+        with tempfile.TemporaryDirectory(prefix="etl3-staging-") as tmp:
+            local = path if not Root(path).is_s3 else os.path.join(tmp, "month.parquet")
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            partial = f"{local}.{os.getpid()}.tmp"
+            writer = None
+            try:
+                for batch in obj.batches(self.batch_rows):
+                    table = batch.to_arrow()
+                    if writer is None:
+                        writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+                    writer.write_table(table)
+                    rows += batch.height
+            finally:
+                if writer is not None:
+                    writer.close()
+            os.replace(partial, local)
+            if Root(path).is_s3:
+                pl.scan_parquet(local).sink_parquet(
+                    path, compression="zstd", storage_options=_storage_options(path, self.s3)
+                )
+        context.add_output_metadata({"path": dg.MetadataValue.path(path), "rows": rows})
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         path = self._path(context)
