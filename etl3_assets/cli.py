@@ -18,7 +18,7 @@ def _dagster_instance():
     return dg.DagsterInstance.get()
 
 
-def _materialize_months(months: list[str], run_config: dict) -> list[dict]:
+def _materialize_months(months: list[str]) -> list[dict]:
     import dagster as dg
 
     from .definitions import defs
@@ -30,7 +30,7 @@ def _materialize_months(months: list[str], run_config: dict) -> list[dict]:
         result = job.execute_in_process(
             partition_key=month,
             instance=instance,
-            run_config={**run_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             asset_selection=[dg.AssetKey("enriched_fact_rate"), dg.AssetKey("fact_rate_enriched")],
         )
         for mat in result.asset_materializations_for_node("fact_rate_enriched"):
@@ -38,13 +38,20 @@ def _materialize_months(months: list[str], run_config: dict) -> list[dict]:
     return summaries
 
 
-def _writer_run_config(args: argparse.Namespace) -> dict:
-    config = {
-        k: getattr(args, k)
-        for k in ("chunk_size", "memory_limit_mb", "max_rows_per_file", "max_workers")
-        if getattr(args, k, None) is not None
-    }
-    return {"resources": {"warehouse_io_manager": {"config": config}}} if config else {}
+WRITER_FLAGS = {
+    "chunk_size": "CHUNK_SIZE",
+    "memory_limit_mb": "MEMORY_LIMIT_MB",
+    "max_rows_per_file": "MAX_ROWS_PER_FILE",
+    "max_workers": "MAX_WORKERS",
+}
+
+
+def _apply_writer_flags(args: argparse.Namespace) -> None:
+    """Flags become the environment variables the Definitions read, so they override
+    exactly one setting each and everything else (WAREHOUSE_ROOT, S3) still applies."""
+    for flag, variable in WRITER_FLAGS.items():
+        if getattr(args, flag, None) is not None:
+            os.environ[variable] = str(getattr(args, flag))
 
 
 def _print_summaries(summaries: list[dict]) -> None:
@@ -76,7 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         generate_sample_etl1(etl1_root)
     months = sorted(fact_months(Etl1Source(Root(etl1_root))))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
-    _print_summaries(_materialize_months(months, _writer_run_config(args)))
+    _apply_writer_flags(args)
+    _print_summaries(_materialize_months(months))
     glob = f"{warehouse}/partitioned-data/**/*.parquet"
     print(
         "\nquery it (see README, Example analyses):\n"
@@ -86,7 +94,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_materialize(args: argparse.Namespace) -> None:
-    _print_summaries(_materialize_months(args.partition, _writer_run_config(args)))
+    _apply_writer_flags(args)
+    _print_summaries(_materialize_months(args.partition))
 
 
 def cmd_setup_bucket(args: argparse.Namespace) -> None:

@@ -258,3 +258,16 @@ def test_dagster_cli_materializes_one_month_and_nothing_else(etl1_root, tmp_path
     assert snapshots[0] == snapshots[1]
     assert {_month_of(k) for k in snapshots[0]} == {"2025-08"}
     assert_same_rows(READERS["polars"](warehouse, "2025-08"), expected_enriched(str(etl1_root), "2025-08"))
+
+
+def test_etl3_writer_flags_override_one_setting_each(etl1_root, tmp_path):
+    warehouse = tmp_path / "wh-flags"
+    env = {**os.environ, "ETL1_ROOT": str(etl1_root), "WAREHOUSE_ROOT": str(warehouse), "DAGSTER_HOME": str(tmp_path)}
+    cmd = [str(Path(sys.executable).parent / "etl3"), "materialize", "--partition", "2025-08", "--max-rows-per-file", "5"]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (tmp_path / "warehouse").exists(), "the flag must not reset WAREHOUSE_ROOT"
+    files = month_files(warehouse, "2025-08")
+    assert any(f.name == "fact_rate_enriched-00001.parquet" for f in files)
+    assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= 5
+    assert_same_rows(READERS["pyarrow"](warehouse, "2025-08"), expected_enriched(str(etl1_root), "2025-08"))
