@@ -1,5 +1,6 @@
-"""The ETL1 sensor on an S3 prefix (SeaweedFS on loopback, through the production boto3 and
-polars paths): the ETag is the fingerprint, the month digests are read over S3."""
+"""The ETL1 sensor on an S3 prefix (SeaweedFS on loopback, the ``s3_bucket`` fixture of
+conftest, through the production boto3 and polars paths): the ETag is the fingerprint,
+the month digests are read over S3."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from etl3_assets.contract import ETL1_BY_NAME
 from etl3_assets.resources import Etl1Resource
 
 from .conftest import SAMPLE_MONTHS
-from .s3_servers import s3_bucket, seaweedfs_endpoint  # noqa: F401 - fixtures
 from .test_sensor import Warehouse, _read, _rewrite
 
 
