@@ -50,6 +50,8 @@ FIXED_OVERHEAD_MB = 256
 BUCKET_SHARE_OF_BUDGET = 0.5
 # Floor of the sizes derived from the budget, so a tiny budget still makes progress.
 MIN_ROWS_PER_CHUNK = 100
+# Below this many rows a month is written by one bucket in-process (no pool start-up).
+MIN_ROWS_FOR_BALANCE = 50_000
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,11 @@ class WriterSettings:
     def bucket_count(self, expected_rows: int) -> int:
         per_worker = self.memory_limit_mb * MIB * BUCKET_SHARE_OF_BUDGET / max(1, self.max_workers)
         rows_per_bucket = max(MIN_ROWS_PER_CHUNK, int(per_worker // BYTES_PER_ROW_IN_MEMORY))
-        return max(1, math.ceil(expected_rows / rows_per_bucket))
+        by_memory = math.ceil(expected_rows / rows_per_bucket)
+        # a month big enough to be worth a process pool gets several buckets per worker,
+        # so no worker idles while the last big bucket is written
+        by_balance = 4 * self.max_workers if expected_rows >= MIN_ROWS_FOR_BALANCE else 1
+        return max(1, by_memory, by_balance)
 
     def budget_bytes(self) -> int:
         return (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
