@@ -38,7 +38,7 @@ def _peak_rss_mb() -> float:
 def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, memory_limit_mb: int) -> dict:
     import polars as pl
 
-    from etl3_assets.enrich import enriched_month
+    from etl3_assets.enrich import STAGING_BATCH_ROWS, EnrichedMonth
     from etl3_assets.etl1 import Etl1Source
     from etl3_assets.quality_validation import QualitySettings, check_enriched_month, check_etl1_inputs
     from etl3_assets.storage_paths import Root
@@ -52,7 +52,7 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
         summary = {name: o.summary() for name, o in outcomes.items()}
         rows = outcomes["etl1_schema"].rows
     elif phase == "stage":
-        enriched_month(source, month).sink_parquet(staged, compression="zstd", engine="streaming")
+        EnrichedMonth(source, month).write_parquet(str(staged), STAGING_BATCH_ROWS)
         rows = pl.scan_parquet(staged).select(pl.len()).collect().item()
         summary = {"staged_bytes": os.path.getsize(staged)}
     elif phase == "month-checks":
@@ -72,7 +72,7 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
         from etl3_assets.storage import LocalStorage
 
         with tempfile.TemporaryDirectory() as empty:
-            plan = plan_month(enriched_month(source, month), LocalStorage(empty), month, max_rows_per_file=1_000_000)
+            plan = plan_month(EnrichedMonth(source, month).lazy(), LocalStorage(empty), month, max_rows_per_file=1_000_000)
         summary = plan.as_metadata()
         rows = plan.rows
     else:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_month import generate_month  # noqa: E402
 
 from etl3_assets.contract import FILE_COLUMNS, PARTITION_KEYS  # noqa: E402
-from etl3_assets.enrich import enriched_month  # noqa: E402
+from etl3_assets.enrich import STAGING_BATCH_ROWS, EnrichedMonth  # noqa: E402
 from etl3_assets.etl1 import Etl1Source  # noqa: E402
 from etl3_assets.layout import PARTITION_DIR_COLUMN, data_key, partition_dir_expr  # noqa: E402
 from etl3_assets.month_writer import WriterSettings, write_month  # noqa: E402
@@ -223,9 +223,7 @@ def prepare_month(workdir: Path, rows: int) -> tuple[Path, dict]:
         generate_month(etl1, rows, YEAR_MONTH)
         info["generate_s"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        enriched_month(Etl1Source(Root(str(etl1))), YEAR_MONTH).sink_parquet(
-            staged, compression="zstd", engine="streaming"
-        )
+        EnrichedMonth(Etl1Source(Root(str(etl1))), YEAR_MONTH).write_parquet(str(staged), STAGING_BATCH_ROWS)
         info["enrich_and_stage_s"] = round(time.perf_counter() - t, 2)
     sizes = (
         pl.scan_parquet(staged).select(partition_dir_expr()).group_by(PARTITION_DIR_COLUMN).len()

@@ -6,10 +6,12 @@ result has exactly one row per fact row of the month.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from .contract import (
     ADDRESS_FIELDS,
@@ -33,6 +35,8 @@ from .contract import (
 from .etl1 import Etl1Source
 
 ADDRESS_PURPOSE_RANK = {"LOCATION": 0, "MAILING": 1}
+# Fact rows per enriched batch when a month is staged (0.6 GB peak for a 5M-row month).
+STAGING_BATCH_ROWS = 50_000
 
 
 def primary_provider_by_group(source: Etl1Source) -> pl.LazyFrame:
@@ -159,3 +163,20 @@ class EnrichedMonth:
         for facts in self.source.fact_batches(self.year_month, batch_rows):
             if facts.height:
                 yield enrich_facts(facts.lazy(), lookups).collect()
+
+    def write_parquet(self, path: str, batch_rows: int) -> int:
+        """Stream the month into one local zstd parquet file (a row group per batch),
+        written under a temporary name and renamed; returns the row count."""
+        partial, rows, writer = f"{path}.{os.getpid()}.tmp", 0, None
+        try:
+            for batch in self.batches(batch_rows):
+                table = batch.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+                writer.write_table(table)
+                rows += batch.height
+        finally:
+            if writer is not None:
+                writer.close()
+        os.replace(partial, path)
+        return rows

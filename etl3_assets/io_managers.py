@@ -6,9 +6,8 @@ from typing import Optional
 
 import dagster as dg
 import polars as pl
-import pyarrow.parquet as pq
 
-from .enrich import EnrichedMonth
+from .enrich import STAGING_BATCH_ROWS, EnrichedMonth
 from .month_writer import WriterSettings, write_month
 from .quality_metrics import month_quality_metadata
 from .resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
@@ -45,7 +44,7 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
 
     warehouse_root: str = "warehouse"
     s3: Optional[Etl3S3Resource] = None
-    batch_rows: int = 50_000
+    batch_rows: int = STAGING_BATCH_ROWS
 
     def _path(self, context: dg.OutputContext | dg.InputContext) -> str:
         name = context.asset_key.path[-1]
@@ -55,23 +54,10 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: EnrichedMonth) -> None:
         path = self._path(context)
-        rows = 0
         with tempfile.TemporaryDirectory(prefix="etl3-staging-") as tmp:
             local = path if not Root(path).is_s3 else os.path.join(tmp, "month.parquet")
             os.makedirs(os.path.dirname(local), exist_ok=True)
-            partial = f"{local}.{os.getpid()}.tmp"
-            writer = None
-            try:
-                for batch in obj.batches(self.batch_rows):
-                    table = batch.to_arrow()
-                    if writer is None:
-                        writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
-                    writer.write_table(table)
-                    rows += batch.height
-            finally:
-                if writer is not None:
-                    writer.close()
-            os.replace(partial, local)
+            rows = obj.write_parquet(local, self.batch_rows)
             if Root(path).is_s3:
                 pl.scan_parquet(local).sink_parquet(
                     path, compression="zstd", storage_options=_storage_options(path, self.s3)
