@@ -17,7 +17,9 @@ the tree's RSS (children included) every 0.1 s:
   with polars' ``write_parquet``, in all workers at once; only the writing is timed.
 
 Alternatives are stopped after ``--alternative-timeout-factor`` times the project's wall
-time (at least 5 minutes). Prints a table and writes JSON (``--out``). Output folders are
+time (at least 5 minutes): stopped there, they are slower than the project whatever they
+would have taken. Any contender whose process tree passes ``--rss-cap-mib`` is stopped
+too, so that polars' read-all of a 10M-row month cannot take the machine down. Prints a table and writes JSON (``--out``). Output folders are
 deleted after counting, so the disk holds one contender's files at a time.
 """
 
@@ -163,7 +165,9 @@ def count_output(out: Path) -> tuple[int, int]:
     return files, size
 
 
-def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: int, timeout: float) -> dict:
+def measure(
+    name: str, staged: Path, out: Path, memory_limit_mb: int, workers: int, timeout: float, rss_cap_mib: float
+) -> dict:
     shutil.rmtree(out.parent, ignore_errors=True)
     out.mkdir(parents=True)
     cmd = [
@@ -176,13 +180,17 @@ def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: i
         proc = psutil.Process(child.pid)
         started = time.perf_counter()
         peak = 0
-        finished = True
+        finished, stopped = True, ""
         while child.poll() is None:
             try:
                 peak = max(peak, tree_rss_bytes(proc))
             except psutil.Error:
                 pass
             if time.perf_counter() - started > timeout:
+                stopped = f"stopped after {timeout:.0f} s"
+            elif peak > rss_cap_mib * MIB:
+                stopped = f"stopped: process tree RSS above {rss_cap_mib:.0f} MiB"
+            if stopped:
                 for p in [proc, *proc.children(recursive=True)]:
                     try:
                         p.kill()
@@ -199,7 +207,7 @@ def measure(name: str, staged: Path, out: Path, memory_limit_mb: int, workers: i
     files, size = count_output(out)
     error = ""
     if child.returncode != 0:
-        error = "timeout" if not finished else stderr_path.read_text().strip().splitlines()[-1][:300]
+        error = stopped or (stderr_path.read_text().strip().splitlines() or [f"exit code {child.returncode}"])[-1][:300]
     shutil.rmtree(out.parent, ignore_errors=True)
     return {
         "contender": name,
@@ -262,6 +270,10 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/etl3-month-bench")
     parser.add_argument("--out", default="bench/month_benchmark.json")
     parser.add_argument("--alternative-timeout-factor", type=float, default=2.0)
+    parser.add_argument(
+        "--rss-cap-mib", type=float, default=16384,
+        help="stop a contender whose process tree exceeds this (protects the machine; default 16 GiB)",
+    )
     parser.add_argument("--run", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--staged", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
@@ -291,7 +303,7 @@ def main() -> None:
                 300, args.alternative_timeout_factor * project_wall
             )
             print(f"[{time.strftime('%X')}] {rows:,} rows: {name}", file=sys.stderr, flush=True)
-            r = measure(name, staged, workdir / "run" / "out", args.memory_limit_mb, args.workers, timeout)
+            r = measure(name, staged, workdir / "run" / "out", args.memory_limit_mb, args.workers, timeout, args.rss_cap_mib)
             if r["finished"]:
                 r["rows_per_s"] = round(info["rows"] / r["wall_s"])
                 r["ms_per_file"] = round(r["wall_s"] * 1000 / max(1, r["files"]), 3)

@@ -64,19 +64,24 @@ class MonthManifest:
         self.storage.put_bytes(f"{self.journal_prefix}{self.run_token}-{part}.parquet", _encode(frame))
         self.storage.flush()
 
-    def commit(self, written: pl.DataFrame) -> list[str]:
+    def commit(self, written: pl.DataFrame) -> int:
         """Make ``written`` the month, delete every other key the month ever had.
 
-        Returns the deleted (stale) keys.
+        Returns how many stale keys were deleted. The keys are compared as polars
+        columns (an anti-join), not Python sets: a real month has over a million keys.
+        This run's own bucket journals name exactly the keys in ``written`` and are not
+        read back; its ``previous`` journal repeats the committed manifest.
         """
         journals = self.journal_keys()
-        known = [self.committed()["key"]] + [
-            _decode(self.storage.get_bytes(j))["key"] for j in journals
-        ]
-        previous = set(pl.concat(known).to_list()) if known else set()
-        stale = sorted(previous - set(written["key"].to_list()))
+        own = f"{self.journal_prefix}{self.run_token}-"
+        known = pl.concat(
+            [self.committed().select("key")]
+            + [_decode(self.storage.get_bytes(j)).select("key") for j in journals if not j.startswith(own)]
+        )
+        stale = known.unique().join(written.select("key"), on="key", how="anti").sort("key")["key"]
+        del known
         self.storage.put_bytes(self.committed_key, _encode(written))
         self.storage.flush()
         self.storage.delete(stale)
         self.storage.delete(journals)
-        return stale
+        return stale.len()

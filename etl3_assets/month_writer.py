@@ -159,17 +159,35 @@ def planned_keys(bucket: pl.DataFrame, max_rows_per_file: int) -> list[str]:
 WRITTEN_SCHEMA = {"key": pl.String, "rows": pl.Int64, "bytes": pl.Int64}
 
 
+@dataclass(frozen=True)
+class BucketWritten:
+    """What a worker reports for one bucket; its (key, rows, bytes) per file stay in
+    ``listing`` on scratch, so the parent holds no key strings while the pool runs."""
+
+    listing: Path
+    rows: int
+    files: int
+    partitions: int
+
+
+def written_listing(bucket_file: Path) -> Path:
+    return bucket_file.with_name(f"{bucket_file.stem}.written.parquet")
+
+
 def write_bucket(
     storage: WarehouseStorage, manifest: MonthManifest, bucket_file: Path, max_rows_per_file: int
-) -> pl.DataFrame:
+) -> BucketWritten:
     """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
-    partitions, wait until they are durable. Returns (key, rows, bytes) per file."""
+    partitions, wait until they are durable, list what was written on scratch."""
     bucket = pl.read_parquet(bucket_file)
+    partitions = bucket[PARTITION_DIR_COLUMN].n_unique()
     manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
-    written = write_partitions(storage, bucket, max_rows_per_file)
+    written = pl.DataFrame(write_partitions(storage, bucket, max_rows_per_file), schema=WRITTEN_SCHEMA, orient="row")
     del bucket
     storage.flush()
-    return pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
+    listing = written_listing(bucket_file)
+    written.write_parquet(listing, compression="lz4")
+    return BucketWritten(listing, int(written["rows"].sum()), written.height, partitions)
 
 
 def spill_buckets(
@@ -218,21 +236,21 @@ def _write_buckets(
     bucket_files: list[Path],
     settings: WriterSettings,
     progress: WriteProgress,
-) -> list[pl.DataFrame]:
+) -> list[BucketWritten]:
     """Phase 2 over all buckets: in a pool of spawned processes (spawn, so a worker starts
     as a bare interpreter with polars rather than a copy of the parent, e.g. Dagster), or
     in-process when one worker suffices."""
 
-    def done(frame: pl.DataFrame) -> pl.DataFrame:
-        progress.rows_done += int(frame["rows"].sum())
-        progress.files_done += frame.height
-        progress.partitions_done += frame["key"].str.replace(r"/[^/]+$", "").n_unique()
-        return frame
+    def done(bucket: BucketWritten) -> BucketWritten:
+        progress.rows_done += bucket.rows
+        progress.files_done += bucket.files
+        progress.partitions_done += bucket.partitions
+        return bucket
 
     workers = min(max(1, settings.max_workers), len(bucket_files))
     if workers <= 1:
         return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
-    results: list[pl.DataFrame] = []
+    results: list[BucketWritten] = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: set[Future] = set()
@@ -294,9 +312,7 @@ def write_month(
             storage.flush()
             result.seconds["write"] = time.perf_counter() - t1
 
-            frame = pl.concat(written) if written else pl.DataFrame(schema=WRITTEN_SCHEMA)
-            del written
-            result.rows = int(frame["rows"].sum())
+            result.rows = sum(b.rows for b in written)
             if result.rows != expected_rows:
                 raise RuntimeError(
                     f"month {year_month}: wrote {result.rows} rows but the month has {expected_rows};"
@@ -304,11 +320,16 @@ def write_month(
                 )
             progress.phase = "commit"
             t2 = time.perf_counter()
-            result.stale_deleted = len(manifest.commit(frame))
+            frame = (
+                pl.read_parquet([b.listing for b in written]).sort("key")
+                if written
+                else pl.DataFrame(schema=WRITTEN_SCHEMA)
+            )
+            result.stale_deleted = manifest.commit(frame)
             result.seconds["commit"] = time.perf_counter() - t2
             result.files = frame.height
             result.bytes = int(frame["bytes"].sum())
-            result.partitions = frame["key"].str.replace(r"/[^/]+$", "").n_unique()
+            result.partitions = sum(b.partitions for b in written)
         result.peak_rss_bytes, result.over_budget = watch.peak_bytes, watch.over_budget
         log(
             f"{year_month}: {result.rows:,} rows, {result.partitions:,} partitions, {result.files:,} files"
