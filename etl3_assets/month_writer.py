@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow as pa
 
 from .contract import FILE_COLUMNS
 from .layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
@@ -179,7 +179,7 @@ def write_bucket(
 ) -> BucketWritten:
     """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
     partitions, wait until they are durable, list what was written on scratch."""
-    bucket = pl.read_parquet(bucket_file)
+    bucket = pl.read_ipc_stream(bucket_file)
     partitions = bucket[PARTITION_DIR_COLUMN].n_unique()
     manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
     written = pl.DataFrame(write_partitions(storage, bucket, max_rows_per_file), schema=WRITTEN_SCHEMA, orient="row")
@@ -197,17 +197,23 @@ def spill_buckets(
     chunk_rows: int,
     on_chunk: Callable[[int], None] = lambda _rows: None,
 ) -> list[Path]:
-    """Phase 1: scatter the month into ``n_buckets`` parquet files by partition hash.
+    """Phase 1: scatter the month into ``n_buckets`` scratch files by partition hash.
 
     The month is pulled ``chunk_rows`` at a time by slicing the lazy frame, which on a
     parquet scan (what the staging IO manager hands over) reads only the row groups of
-    that slice; each bucket is one open parquet writer getting one row group per chunk.
-    Measured on a 2M-row month: a streaming ``sink_parquet`` of the same scan, even
-    partitioned by bucket, holds 1.1-2.6 GB, the slices ~0.5 GB.
+    that slice. Measured on a 2M-row month: a streaming ``sink_parquet`` of the same
+    scan, even partitioned by bucket, holds 1.1-2.6 GB, the slices ~0.5 GB.
+
+    Each bucket is an Arrow IPC stream (lz4) getting one record batch per chunk: a stream
+    writer keeps nothing per batch. Parquet writers keep every row group's metadata until
+    closed, which on a 10M-row month (112 buckets x 112 chunks x 63 columns) grew the
+    process by ~600 MB and took 80 s instead of 15.
     """
     bucket = (pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets).alias(BUCKET_COLUMN)
     rows = enriched.with_columns(partition_dir_expr()).select(PARTITION_DIR_COLUMN, *FILE_COLUMNS)
-    writers: dict[int, pq.ParquetWriter] = {}
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    sinks: dict[int, pa.NativeFile] = {}
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
         offset = 0
         while True:
@@ -216,18 +222,27 @@ def spill_buckets(
                 break
             offset += chunk.height
             on_chunk(offset)
-            for (b,), piece in chunk.with_columns(bucket).partition_by(
-                BUCKET_COLUMN, as_dict=True, include_key=False
-            ).items():
-                table = piece.to_arrow()
+            chunk = chunk.with_columns(bucket).sort(BUCKET_COLUMN)
+            runs = chunk.select(pl.col(BUCKET_COLUMN).rle()).unnest(BUCKET_COLUMN)
+            table = chunk.drop(BUCKET_COLUMN).to_arrow()
+            start = 0
+            for length, b in runs.iter_rows():
                 if b not in writers:
-                    writers[b] = pq.ParquetWriter(scratch / f"bucket-{b:06d}.parquet", table.schema, compression="lz4")
-                writers[b].write_table(table)
-            del chunk
+                    sinks[b] = pa.OSFile(str(bucket_path(scratch, b)), "wb")
+                    writers[b] = pa.ipc.new_stream(sinks[b], table.schema, options=options)
+                writers[b].write_table(table.slice(start, length))
+                start += length
+            del chunk, table
     finally:
         for writer in writers.values():
             writer.close()
-    return sorted(scratch / f"bucket-{b:06d}.parquet" for b in writers)
+        for sink in sinks.values():
+            sink.close()
+    return sorted(bucket_path(scratch, b) for b in writers)
+
+
+def bucket_path(scratch: Path, bucket: int) -> Path:
+    return scratch / f"bucket-{bucket:06d}.arrows"
 
 
 def _write_buckets(
