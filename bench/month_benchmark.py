@@ -165,6 +165,14 @@ def count_output(out: Path) -> tuple[int, int]:
     return files, size
 
 
+def failure_line(stderr: str, returncode: int) -> str:
+    """The line of a failed contender's stderr that says why: the last one naming an
+    error (DuckDB ends its message with a documentation link), else the last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error:" in line]
+    return ((errors or lines or [f"exit code {returncode}"])[-1])[:300]
+
+
 def measure(
     name: str, staged: Path, out: Path, memory_limit_mb: int, workers: int, timeout: float, rss_cap_mib: float
 ) -> dict:
@@ -207,7 +215,7 @@ def measure(
     files, size = count_output(out)
     error = ""
     if child.returncode != 0:
-        error = stopped or (stderr_path.read_text().strip().splitlines() or [f"exit code {child.returncode}"])[-1][:300]
+        error = stopped or failure_line(stderr_path.read_text(), child.returncode)
     shutil.rmtree(out.parent, ignore_errors=True)
     return {
         "contender": name,
