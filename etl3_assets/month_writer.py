@@ -2,9 +2,10 @@
 
 The month arrives as a lazy frame and is never collected whole:
 
-1. *spill*: the month is read in slices of ``chunk_rows``; each row's partition folder is
-   computed and the rows scattered into ``n_buckets`` scratch files by a hash of that
-   folder, so every partition lands whole in exactly one bucket;
+1. *spill* (in a spawned process when a pool of writers follows): the month is read in
+   slices of ``chunk_rows``; each row's partition folder is computed and the rows
+   scattered into ``n_buckets`` scratch files by a hash of that folder, so every
+   partition lands whole in exactly one bucket;
 2. *write*: worker processes take one bucket at a time, sort it by partition, and write
    every partition once, as one file (or as ``-NNNNN`` splits above
    ``max_rows_per_file``);
