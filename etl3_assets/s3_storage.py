@@ -255,8 +255,8 @@ class S3Storage:
     def _upload_done(self, future: Future) -> None:
         with self._pending_lock:
             self._pending.discard(future)
-            if _failure(future) is not None:
-                self._errors.append(_failure(future))
+            if (error := _failure(future)) is not None:
+                self._errors.append(error)
         self._slots.release()
 
     def _raise_failures(self, also: list[BaseException] = ()) -> None:
@@ -272,7 +272,7 @@ class S3Storage:
         queue meanwhile), then raise if any upload so far failed."""
         with self._pending_lock:
             pending = list(self._pending)
-        failures = [_failure(f) for f in pending if _failure(f) is not None]
+        failures = [error for f in pending if (error := _failure(f)) is not None]
         self._raise_failures(failures)
 
     def close(self) -> None:
