@@ -38,10 +38,10 @@ def _peak_rss_mb() -> float:
 def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, memory_limit_mb: int) -> dict:
     import polars as pl
 
-    from etl3_assets.enrich import STAGING_BATCH_ROWS, EnrichedMonth
-    from etl3_assets.etl1 import Etl1Source
-    from etl3_assets.quality_validation import QualitySettings, check_enriched_month, check_etl1_inputs
-    from etl3_assets.storage_paths import Root
+    from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth
+    from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.quality.validation import QualitySettings, check_enriched_month, check_etl1_inputs
+    from etl3_assets.lib.storage.roots import Root
 
     source = Etl1Source(Root(etl1))
     settings = QualitySettings(chunk_rows=chunk_rows, memory_limit_mb=memory_limit_mb)
@@ -60,7 +60,7 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
         summary = {name: o.summary() for name, o in outcomes.items()}
         rows = outcomes["month_schema"].rows
     elif phase == "metrics":
-        from etl3_assets.quality_metrics import column_metrics
+        from etl3_assets.lib.quality.metrics import column_metrics
 
         metrics = column_metrics(pl.scan_parquet(staged))
         summary = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
@@ -68,8 +68,8 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
     elif phase == "dry-run":
         import tempfile
 
-        from etl3_assets.month_plan import plan_month
-        from etl3_assets.storage import LocalStorage
+        from etl3_assets.lib.hive.plan import plan_month
+        from etl3_assets.lib.storage.local import LocalStorage
 
         with tempfile.TemporaryDirectory() as empty:
             plan = plan_month(EnrichedMonth(source, month).lazy(), LocalStorage(empty), month, max_rows_per_file=1_000_000)

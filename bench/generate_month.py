@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from etl3_assets.contract import FACT_RATE
-from etl3_assets.sample_data import conform_to_contract, write_etl1_table
+from etl3_assets.lib.contract import FACT_RATE
+from etl3_assets.devtools.sample_data import conform_to_contract, write_etl1_table
 
 PAYERS = [f"payer-{i:02d}" for i in range(12)]
 STATES = ["GA", "TX", "NY"]

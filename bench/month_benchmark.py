@@ -45,14 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_month import generate_month  # noqa: E402
 
-from etl3_assets.contract import FILE_COLUMNS, PARTITION_KEYS  # noqa: E402
-from etl3_assets.enrich import STAGING_BATCH_ROWS, EnrichedMonth  # noqa: E402
-from etl3_assets.etl1 import Etl1Source  # noqa: E402
-from etl3_assets.layout import PARTITION_DIR_COLUMN, data_key, partition_dir_expr  # noqa: E402
-from etl3_assets.month_writer import WriterSettings, write_month  # noqa: E402
-from etl3_assets.storage import LocalStorage  # noqa: E402
-from etl3_assets.storage_paths import Root  # noqa: E402
-from etl3_assets.write_progress import MIB, tree_rss_bytes  # noqa: E402
+from etl3_assets.lib.contract import FILE_COLUMNS, PARTITION_KEYS  # noqa: E402
+from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth  # noqa: E402
+from etl3_assets.lib.etl1.source import Etl1Source  # noqa: E402
+from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_key, partition_dir_expr  # noqa: E402
+from etl3_assets.lib.hive.writer import WriterSettings, write_month  # noqa: E402
+from etl3_assets.lib.storage.local import LocalStorage  # noqa: E402
+from etl3_assets.lib.storage.roots import Root  # noqa: E402
+from etl3_assets.lib.progress import MIB, tree_rss_bytes  # noqa: E402
 
 YEAR_MONTH = "2025-08"
 CONTENDERS = ("project", "floor", "polars", "duckdb")

@@ -24,14 +24,14 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
-from etl3_assets.assets import (
+from etl3_assets.defs.warehouse.assets import (
     enriched_fact_rate,
     etl1_tables,
     fact_rate_enriched,
     fact_rate_enriched_glue_partitions,
 )
-from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.resources import Etl1Resource, GlueCatalogResource
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback servers of the tests
 from etl3_assets_tests.s3_servers import (  # noqa: E402
     _stop,

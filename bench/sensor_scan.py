@@ -23,8 +23,8 @@ BENCH = Path(__file__).resolve().parent
 
 
 def look(root: str, cursor: str | None) -> dict:
-    from etl3_assets.etl1_watch import Etl1Snapshot, take_snapshot
-    from etl3_assets.resources import Etl1Resource
+    from etl3_assets.lib.etl1.watch import Etl1Snapshot, take_snapshot
+    from etl3_assets.defs.resources import Etl1Resource
 
     etl1 = Etl1Resource(root=root)
     started = time.perf_counter()

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .settings import DEFAULTS
+from etl3_assets.lib.settings import DEFAULTS
 
 
 def _dagster_instance():
@@ -21,7 +21,7 @@ def _dagster_instance():
 def _materialize_months(months: list[str]) -> list[dict]:
     import dagster as dg
 
-    from .definitions import defs
+    from etl3_assets.definitions import defs
 
     instance = _dagster_instance()
     job = defs.resolve_implicit_global_asset_job_def()
@@ -62,7 +62,7 @@ def _print_summaries(summaries: list[dict]) -> None:
 
 
 def cmd_sample_data(args: argparse.Namespace) -> None:
-    from .sample_data import generate_sample_etl1
+    from etl3_assets.devtools.sample_data import generate_sample_etl1
 
     counts = generate_sample_etl1(
         args.root, months=args.months.split(","), rows_per_month=args.rows_per_month, seed=args.seed
@@ -72,9 +72,9 @@ def cmd_sample_data(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from .etl1 import Etl1Source, fact_months
-    from .sample_data import generate_sample_etl1
-    from .storage_paths import Root
+    from etl3_assets.lib.etl1.source import Etl1Source, fact_months
+    from etl3_assets.devtools.sample_data import generate_sample_etl1
+    from etl3_assets.lib.storage.roots import Root
 
     etl1_root = os.environ.setdefault("ETL1_ROOT", DEFAULTS["ETL1_ROOT"])
     warehouse = os.environ.setdefault("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"])
@@ -99,9 +99,9 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 
 
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
-    from .bucket_setup import setup_bucket
-    from .s3_storage import S3Connection
-    from .storage_paths import Root
+    from etl3_assets.lib.storage.bucket_setup import setup_bucket
+    from etl3_assets.lib.storage.s3 import S3Connection
+    from etl3_assets.lib.storage.roots import Root
 
     root = Root(args.root)
     if not root.is_s3:
@@ -120,8 +120,8 @@ def _run_month_job(job_name: str, month: str):
 
     The checks' chunk size and memory budget are the writer's (CHUNK_SIZE, MEMORY_LIMIT_MB).
     """
-    from .definitions import defs
-    from .month_modes import mode_run_config
+    from etl3_assets.definitions import defs
+    from etl3_assets.defs.warehouse.modes import mode_run_config
 
     run_config = {**mode_run_config(job_name), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return defs.resolve_job_def(job_name).execute_in_process(

@@ -1,14 +1,14 @@
 import dagster as dg
 
-from .assets import enriched_fact_rate, etl1_tables, fact_rate_enriched, fact_rate_enriched_glue_partitions
-from .executors import run_executor
-from .io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from .jobs import warehouse_month_job
-from .month_modes import dry_run_month_job, validate_month_job
-from .quality_checks import warehouse_month_checks
-from .resources import Etl1Resource, Etl3S3Resource, GlueCatalogResource
-from .sensors import etl1_sensor, report_failed_month
-from .settings import env_int_setting, env_setting
+from etl3_assets.defs.warehouse.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched, fact_rate_enriched_glue_partitions
+from etl3_assets.defs.executors import run_executor
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.defs.warehouse.jobs import warehouse_month_job
+from etl3_assets.defs.warehouse.modes import dry_run_month_job, validate_month_job
+from etl3_assets.defs.warehouse.checks import warehouse_month_checks
+from etl3_assets.defs.resources import Etl1Resource, Etl3S3Resource, GlueCatalogResource
+from etl3_assets.defs.sensors import etl1_sensor, report_failed_month
+from etl3_assets.lib.settings import env_int_setting, env_setting
 
 s3 = Etl3S3Resource(region_name=env_setting("S3_REGION"))
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from etl3_assets.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
-from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.resources import Etl1Resource
-from etl3_assets.sample_data import generate_sample_etl1
+from etl3_assets.defs.warehouse.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.defs.resources import Etl1Resource
+from etl3_assets.devtools.sample_data import generate_sample_etl1
 
 # The loopback S3 (SeaweedFS) and Glue (moto) fixtures, registered here once so that each
 # xdist worker starts one server of each for the whole session (a module importing them

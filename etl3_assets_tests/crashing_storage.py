@@ -5,8 +5,8 @@ the writer's spawned worker processes can unpickle it without importing the test
 import os
 import signal
 
-from etl3_assets.contract import WAREHOUSE_DATA_PREFIX
-from etl3_assets.storage import LocalStorage
+from etl3_assets.lib.contract import WAREHOUSE_DATA_PREFIX
+from etl3_assets.lib.storage.local import LocalStorage
 
 
 class KilledAfterFiles(LocalStorage):
@@ -27,10 +27,10 @@ def killed_write(etl1_root: str, warehouse_root: str, year_month: str, files_bef
     """Run the month writer in this process (meant for a child in its own session)."""
     import polars as pl
 
-    from etl3_assets.enrich import enriched_month
-    from etl3_assets.etl1 import Etl1Source
-    from etl3_assets.month_writer import WriterSettings, write_month
-    from etl3_assets.storage_paths import Root
+    from etl3_assets.lib.enrich import enriched_month
+    from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.hive.writer import WriterSettings, write_month
+    from etl3_assets.lib.storage.roots import Root
 
     enriched = enriched_month(Etl1Source(Root(etl1_root)), year_month)
     rows = enriched.select(pl.len()).collect().item()

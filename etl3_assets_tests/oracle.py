@@ -29,7 +29,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from etl3_assets.contract import (
+from etl3_assets.lib.contract import (
     DATA_FILE_STEM,
     ENRICHED_SCHEMA,
     HIVE_NULL,

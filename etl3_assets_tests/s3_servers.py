@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from etl3_assets.resources import Etl3S3Resource
+from etl3_assets.defs.resources import Etl3S3Resource
 
 PR_SET_PDEATHSIG = 1
 REGION = "us-east-1"
@@ -205,7 +205,7 @@ class S3Target:
         import polars as pl
         from pyarrow.fs import S3FileSystem
 
-        from etl3_assets.contract import HIVE_NULL, PARTITION_KEY_NAMES
+        from etl3_assets.lib.contract import HIVE_NULL, PARTITION_KEY_NAMES
         from etl3_assets_tests.oracle import _to_enriched
 
         fs = S3FileSystem(
@@ -266,7 +266,7 @@ def moto_bucket(moto_endpoint) -> S3Target:
 def glue_client(moto_endpoint):
     """A Glue client on the loopback moto server, with the warehouse's database dropped
     (the server lives for the session; each test starts from an empty catalog)."""
-    from etl3_assets.contract import GLUE_DATABASE
+    from etl3_assets.lib.contract import GLUE_DATABASE
 
     client = test_resource(moto_endpoint).connection().client("glue", endpoint_url=moto_endpoint)
     try:

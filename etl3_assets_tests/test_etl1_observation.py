@@ -4,10 +4,10 @@ import dagster as dg
 import polars as pl
 from dagster._core.definitions.observe import observe
 
-from etl3_assets.assets import etl1_tables
-from etl3_assets.contract import ETL1_TABLES
-from etl3_assets.resources import Etl1Resource
-from etl3_assets.sample_data import write_etl1_table
+from etl3_assets.defs.warehouse.assets import etl1_tables
+from etl3_assets.lib.contract import ETL1_TABLES
+from etl3_assets.defs.resources import Etl1Resource
+from etl3_assets.devtools.sample_data import write_etl1_table
 
 
 def _data_versions(instance) -> dict[str, str]:

@@ -10,21 +10,21 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from etl3_assets.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
-from etl3_assets.contract import US_STATE_CODES
-from etl3_assets.enrich import enriched_month
-from etl3_assets.etl1 import Etl1Source
-from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.quality_checks import month_check_severity, warehouse_month_checks
-from etl3_assets.quality_validation import (
+from etl3_assets.defs.warehouse.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
+from etl3_assets.lib.contract import US_STATE_CODES
+from etl3_assets.lib.enrich import enriched_month
+from etl3_assets.lib.etl1.source import Etl1Source
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.defs.warehouse.checks import month_check_severity, warehouse_month_checks
+from etl3_assets.lib.quality.validation import (
     MONTH_CHECKS,
     QualitySettings,
     check_enriched_month,
     check_etl1_inputs,
 )
-from etl3_assets.resources import Etl1Resource
-from etl3_assets.sample_data import sample_etl1_frames, write_etl1_table
-from etl3_assets.storage_paths import Root
+from etl3_assets.defs.resources import Etl1Resource
+from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
+from etl3_assets.lib.storage.roots import Root
 
 from .conftest import snapshot
 from .oracle import expected_enriched

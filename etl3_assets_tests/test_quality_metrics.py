@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from etl3_assets.contract import ENRICHED_SCHEMA, US_STATE_CODES
+from etl3_assets.lib.contract import ENRICHED_SCHEMA, US_STATE_CODES
 
 from .conftest import materialize_month
 from .oracle import expected_enriched, month_files

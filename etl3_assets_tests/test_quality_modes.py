@@ -8,12 +8,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from etl3_assets.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
-from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.month_modes import dry_run_month_job, validate_month_job
-from etl3_assets.quality_checks import warehouse_month_checks
-from etl3_assets.quality_validation import MONTH_CHECKS
-from etl3_assets.resources import Etl1Resource
+from etl3_assets.defs.warehouse.assets import enriched_fact_rate, etl1_tables, fact_rate_enriched
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.defs.warehouse.modes import dry_run_month_job, validate_month_job
+from etl3_assets.defs.warehouse.checks import warehouse_month_checks
+from etl3_assets.lib.quality.validation import MONTH_CHECKS
+from etl3_assets.defs.resources import Etl1Resource
 
 from .conftest import snapshot
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from etl3_assets.bucket_setup import lifecycle_rules, setup_bucket
-from etl3_assets.contract import ETL1_TABLES, GLUE_DATABASE, GLUE_TABLE
-from etl3_assets.etl1 import Etl1Source
-from etl3_assets.resources import Etl1Resource
-from etl3_assets.s3_storage import etl1_object_etags
-from etl3_assets.sample_data import write_etl1_table
-from etl3_assets.storage_paths import Root
+from etl3_assets.lib.storage.bucket_setup import lifecycle_rules, setup_bucket
+from etl3_assets.lib.contract import ETL1_TABLES, GLUE_DATABASE, GLUE_TABLE
+from etl3_assets.lib.etl1.source import Etl1Source
+from etl3_assets.defs.resources import Etl1Resource
+from etl3_assets.lib.storage.s3 import etl1_object_etags
+from etl3_assets.devtools.sample_data import write_etl1_table
+from etl3_assets.lib.storage.roots import Root
 from etl3_assets_tests.conftest import materialize_month
 from etl3_assets_tests.oracle import assert_same_rows, expected_enriched
 from etl3_assets_tests.s3_servers import ACCESS_KEY, REGION, SECRET_KEY, S3Target

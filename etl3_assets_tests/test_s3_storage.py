@@ -5,9 +5,9 @@ import pickle
 
 import pytest
 
-from etl3_assets.resources import s3_connection
-from etl3_assets.s3_storage import S3Storage, S3UploadError
-from etl3_assets.storage_paths import Root
+from etl3_assets.defs.resources import s3_connection
+from etl3_assets.lib.storage.s3 import S3Storage, S3UploadError
+from etl3_assets.lib.storage.roots import Root
 from etl3_assets_tests.s3_servers import FaultyProxy, test_resource
 
 

@@ -6,19 +6,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from etl3_assets.assets import (
+from etl3_assets.defs.warehouse.assets import (
     enriched_fact_rate,
     etl1_tables,
     fact_rate_enriched,
     fact_rate_enriched_glue_partitions,
 )
-from etl3_assets.contract import FILE_COLUMNS, GLUE_DATABASE, GLUE_TABLE, HIVE_NULL, PARTITION_KEYS
-from etl3_assets.glue_catalog import partition_keys, table_columns
-from etl3_assets.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.layout import month_suffix
-from etl3_assets.month_manifest import MANIFEST_PREFIX
-from etl3_assets.resources import Etl1Resource, GlueCatalogResource
-from etl3_assets.sample_data import write_etl1_table
+from etl3_assets.lib.contract import FILE_COLUMNS, GLUE_DATABASE, GLUE_TABLE, HIVE_NULL, PARTITION_KEYS
+from etl3_assets.lib.catalog.glue import partition_keys, table_columns
+from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
+from etl3_assets.lib.hive.layout import month_suffix
+from etl3_assets.lib.hive.manifest import MANIFEST_PREFIX
+from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
+from etl3_assets.devtools.sample_data import write_etl1_table
 from etl3_assets_tests.conftest import materialize_month
 from etl3_assets_tests.oracle import assert_same_rows, expected_enriched, month_files, read_month_pyarrow
 from etl3_assets_tests.s3_servers import INTERNAL_ERROR, FaultyProxy, test_resource

@@ -18,12 +18,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from etl3_assets.contract import ETL1_BY_NAME
+from etl3_assets.lib.contract import ETL1_BY_NAME
 from etl3_assets.definitions import defs
-from etl3_assets.etl1 import Etl1Source, fact_months
-from etl3_assets.resources import Etl1Resource, GlueCatalogResource
-from etl3_assets.sample_data import generate_sample_etl1, write_etl1_table
-from etl3_assets.storage_paths import Root
+from etl3_assets.lib.etl1.source import Etl1Source, fact_months
+from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
+from etl3_assets.devtools.sample_data import generate_sample_etl1, write_etl1_table
+from etl3_assets.lib.storage.roots import Root
 
 from .conftest import SAMPLE_MONTHS, data_snapshot, etl3_resources, materialize_month
 from .oracle import assert_same_rows, expected_enriched, read_month_duckdb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from etl3_assets.sensors import report_failed_month
+from etl3_assets.defs.sensors import report_failed_month
 
 from .test_sensor import _read, _rewrite, deployment  # noqa: F401 - the fixture
 

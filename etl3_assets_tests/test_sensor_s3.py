@@ -7,8 +7,8 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from etl3_assets.contract import ETL1_BY_NAME
-from etl3_assets.resources import Etl1Resource
+from etl3_assets.lib.contract import ETL1_BY_NAME
+from etl3_assets.defs.resources import Etl1Resource
 
 from .conftest import SAMPLE_MONTHS
 from .test_sensor import Warehouse, _read, _rewrite

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
-from etl3_assets.month_manifest import MANIFEST_PREFIX, MonthManifest
-from etl3_assets.month_writer import WriterSettings, write_month
-from etl3_assets.sample_data import generate_sample_etl1
-from etl3_assets.storage import LocalStorage
+from etl3_assets.lib.hive.manifest import MANIFEST_PREFIX, MonthManifest
+from etl3_assets.lib.hive.writer import WriterSettings, write_month
+from etl3_assets.devtools.sample_data import generate_sample_etl1
+from etl3_assets.lib.storage.local import LocalStorage
 
 from .conftest import data_snapshot, materialize_month, snapshot
 from .oracle import READERS, assert_same_rows, expected_enriched, month_files
@@ -59,9 +59,9 @@ def test_tiny_budget_spills_many_buckets_and_writes_the_exact_month(
 
 
 def test_progress_is_logged_at_a_steady_cadence(etl1_root, warehouse_root):
-    from etl3_assets.enrich import enriched_month
-    from etl3_assets.etl1 import Etl1Source
-    from etl3_assets.storage_paths import Root
+    from etl3_assets.lib.enrich import enriched_month
+    from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.storage.roots import Root
 
     enriched = enriched_month(Etl1Source(Root(str(etl1_root))), MONTH)
     rows = enriched.select(pl.len()).collect().item()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from etl3_assets.assets import monthly_partitions
-from etl3_assets.sample_data import generate_sample_etl1
+from etl3_assets.defs.warehouse.assets import monthly_partitions
+from etl3_assets.devtools.sample_data import generate_sample_etl1
 
 from .s3_servers import free_port
 

@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from etl3_assets.contract import FILE_COLUMNS, FILE_SCHEMA, HIVE_ESCAPED_CHARS, PARTITION_KEY_NAMES
-from etl3_assets.sample_data import sample_etl1_frames, write_etl1_table
+from etl3_assets.lib.contract import FILE_COLUMNS, FILE_SCHEMA, HIVE_ESCAPED_CHARS, PARTITION_KEY_NAMES
+from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
 
 from .conftest import SAMPLE_MONTHS, data_snapshot, materialize_month, snapshot
 from .oracle import READERS, assert_same_rows, expected_enriched, month_files

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .contract import (
+from etl3_assets.lib.contract import (
     DATA_FILE_STEM,
     HIVE_ESCAPED_CHARS,
     HIVE_NULL,

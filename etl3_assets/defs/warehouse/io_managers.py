@@ -7,14 +7,14 @@ from typing import Optional
 import dagster as dg
 import polars as pl
 
-from .enrich import STAGING_BATCH_ROWS, EnrichedMonth
-from .month_writer import WriterSettings, write_month
-from .quality_metrics import month_quality_metadata
-from .resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
-from .s3_storage import S3Storage
-from .storage import LocalStorage, WarehouseStorage
-from .storage_paths import Root
-from .warehouse_month import scan_month
+from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth
+from etl3_assets.lib.hive.writer import WriterSettings, write_month
+from etl3_assets.lib.quality.metrics import month_quality_metadata
+from etl3_assets.defs.resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
+from etl3_assets.lib.storage.s3 import S3Storage
+from etl3_assets.lib.storage.local import LocalStorage, WarehouseStorage
+from etl3_assets.lib.storage.roots import Root
+from etl3_assets.lib.hive.reader import scan_month
 
 STAGING_PREFIX = "_etl3/staging"
 

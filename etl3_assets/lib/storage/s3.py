@@ -27,11 +27,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .contract import ETL1_TABLES, Etl1Table
-from .storage_paths import Root
+from etl3_assets.lib.contract import ETL1_TABLES, Etl1Table
+from etl3_assets.lib.storage.roots import Root
 
 if TYPE_CHECKING:
-    from .etl1 import Etl1Source
+    from etl3_assets.lib.etl1.source import Etl1Source
 
 SERVER_SIDE_ENCRYPTION = "AES256"
 DELETE_BATCH = 1000

@@ -8,12 +8,12 @@ from typing import Optional
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from .contract import ETL1_BY_NAME, ETL1_TABLES, GLUE_DATABASE, GLUE_TABLE, Etl1Table
-from .etl1 import Etl1Source, table_fingerprint
-from .glue_catalog import CatalogResult, register_month
-from .month_manifest import MonthManifest
-from .s3_storage import S3Connection, S3Storage, etl1_object_stats
-from .storage_paths import Root
+from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_TABLES, GLUE_DATABASE, GLUE_TABLE, Etl1Table
+from etl3_assets.lib.etl1.source import Etl1Source, table_fingerprint
+from etl3_assets.lib.catalog.glue import CatalogResult, register_month
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.storage.s3 import S3Connection, S3Storage, etl1_object_stats
+from etl3_assets.lib.storage.roots import Root
 
 
 UPLOAD_THREADS = 8

@@ -21,8 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .contract import WAREHOUSE_DATA_PREFIX
-from .storage_paths import Root
+from etl3_assets.lib.contract import WAREHOUSE_DATA_PREFIX
+from etl3_assets.lib.storage.roots import Root
 
 RULE_PREFIX = "etl3-"
 ENCRYPTION = {

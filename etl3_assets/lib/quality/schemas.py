@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from .contract import (
+from etl3_assets.lib.contract import (
     ENRICHED_SCHEMA,
     ETL1_TABLES,
     FACT_RATE,

@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from .contract import (
+from etl3_assets.lib.contract import (
     ENRICHED_SCHEMA,
     FILE_COLUMNS,
     GLUE_DATABASE,
@@ -33,8 +33,8 @@ from .contract import (
     PARTITION_KEY_NAMES,
     WAREHOUSE_DATA_PREFIX,
 )
-from .layout import parse_partition_dir
-from .storage_paths import Root
+from etl3_assets.lib.hive.layout import parse_partition_dir
+from etl3_assets.lib.storage.roots import Root
 
 CREATE_BATCH = 100
 UPDATE_BATCH = 100

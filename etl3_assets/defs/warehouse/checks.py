@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from .etl1 import Etl1InputError, Etl1Source
-from .quality_schemas import (
+from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
+from etl3_assets.lib.quality.schemas import (
     COORDINATES_CHECK,
     ETL1_KEYS_CHECK,
     ETL1_SCHEMA_CHECK,
@@ -28,7 +28,7 @@ from .quality_schemas import (
     WAREHOUSE_SCHEMA_CHECK,
     WARNING_CHECKS,
 )
-from .quality_validation import (
+from etl3_assets.lib.quality.validation import (
     MONTH_CHECKS,
     CheckOutcome,
     QualitySettings,

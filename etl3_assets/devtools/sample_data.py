@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from etl3_assets.contract import ETL1_BY_NAME, ETL1_TABLES, FACT_RATE, YEAR_MONTH_PATTERN, Etl1Table
+from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_TABLES, FACT_RATE, YEAR_MONTH_PATTERN, Etl1Table
 
 DEFAULT_MONTHS = ("2025-07", "2025-08", "2025-09")
 

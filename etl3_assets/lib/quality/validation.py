@@ -25,8 +25,8 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrorReason, SchemaErrors
 
-from .contract import ETL1_TABLES, FACT_RATE
-from .quality_schemas import (
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE
+from etl3_assets.lib.quality.schemas import (
     ENRICHED_FACT_SCHEMA,
     ENRICHED_VALUE_RULES,
     ETL1_KEYS_CHECK,
@@ -42,7 +42,7 @@ from .quality_schemas import (
 )
 
 if TYPE_CHECKING:
-    from .etl1 import Etl1Source
+    from etl3_assets.lib.etl1.source import Etl1Source
 
 NOT_NULLABLE = "not_nullable"
 # Bytes a distinct key costs in a streaming group-by (a 20-byte string key, measured with

@@ -6,10 +6,10 @@ import os
 
 import dagster as dg
 
-from .assets import monthly_partitions
-from .etl1_watch import Etl1NotReady, Etl1Snapshot, compare, months_to_build, take_snapshot
-from .jobs import warehouse_month_job
-from .resources import Etl1Resource
+from etl3_assets.defs.warehouse.assets import monthly_partitions
+from etl3_assets.lib.etl1.watch import Etl1NotReady, Etl1Snapshot, compare, months_to_build, take_snapshot
+from etl3_assets.defs.warehouse.jobs import warehouse_month_job
+from etl3_assets.defs.resources import Etl1Resource
 
 WAREHOUSE_ASSET = dg.AssetKey("fact_rate_enriched")
 PARTITION_TAG = "dagster/partition"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from .contract import ENRICHED_SCHEMA, GEOCODING_FILLS
-from .month_manifest import MonthManifest
-from .quality_schemas import ENRICHED_VALUE_RULES, REQUIRED_FIELDS
-from .storage import WarehouseStorage
+from etl3_assets.lib.contract import ENRICHED_SCHEMA, GEOCODING_FILLS
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.quality.schemas import ENRICHED_VALUE_RULES, REQUIRED_FIELDS
+from etl3_assets.lib.storage.local import WarehouseStorage
 
 # Upper bounds of the rows-per-partition histogram's bins.
 ROWS_PER_PARTITION_BINS = (1, 5, 10, 20, 50, 100, 1_000, 10_000, 100_000)

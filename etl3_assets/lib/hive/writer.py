@@ -34,11 +34,11 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from .contract import FILE_COLUMNS
-from .layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
-from .month_manifest import MonthManifest
-from .storage import WarehouseStorage
-from .write_progress import MIB, MemoryWatch, WriteProgress
+from etl3_assets.lib.contract import FILE_COLUMNS
+from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.storage.local import WarehouseStorage
+from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 
 BUCKET_COLUMN = "_bucket"
 # In-memory bytes per enriched row while a bucket is read, sorted and sliced (measured

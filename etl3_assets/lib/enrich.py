@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import polars as pl
 import pyarrow.parquet as pq
 
-from .contract import (
+from etl3_assets.lib.contract import (
     ADDRESS_FIELDS,
     BENCH_FIELDS,
     BENCH_MEDICARE,
@@ -32,7 +32,7 @@ from .contract import (
     PROVIDER_FIELDS,
     XREF_PG_MEMBER_NPI,
 )
-from .etl1 import Etl1Source
+from etl3_assets.lib.etl1.source import Etl1Source
 
 ADDRESS_PURPOSE_RANK = {"LOCATION": 0, "MAILING": 1}
 # Fact rows per enriched batch when a month is staged (0.6 GB peak for a 5M-row month).

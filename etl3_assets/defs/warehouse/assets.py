@@ -6,13 +6,13 @@ import os
 import dagster as dg
 import polars as pl
 
-from .contract import ETL1_TABLES, FACT_RATE, Etl1Table
-from .enrich import EnrichedMonth
-from .io_managers import PartitionedWarehouseIOManager, warehouse_storage
-from .month_modes import DRY_RUN, MATERIALIZE, MonthRunConfig
-from .month_plan import plan_month
-from .quality_checks import etl1_input_check_specs, guard_etl1_inputs, quality_settings
-from .resources import Etl1Resource, GlueCatalogResource
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, Etl1Table
+from etl3_assets.lib.enrich import EnrichedMonth
+from etl3_assets.defs.warehouse.io_managers import PartitionedWarehouseIOManager, warehouse_storage
+from etl3_assets.defs.warehouse.modes import DRY_RUN, MATERIALIZE, MonthRunConfig
+from etl3_assets.lib.hive.plan import plan_month
+from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs, quality_settings
+from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
 
 ETL1_GROUP = "etl1"
 WAREHOUSE_GROUP = "warehouse"

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from .contract import ENRICHED_SCHEMA, PARTITION_KEY_NAMES
-from .month_manifest import MonthManifest
-from .storage import WarehouseStorage
+from etl3_assets.lib.contract import ENRICHED_SCHEMA, PARTITION_KEY_NAMES
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.storage.local import WarehouseStorage
 
 _HIVE_SCHEMA = {k: (pl.Int32 if k in ("year", "month") else pl.String) for k in PARTITION_KEY_NAMES}
 

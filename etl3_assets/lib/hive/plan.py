@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 
 import polars as pl
 
-from .contract import FILE_COLUMNS, WAREHOUSE_DATA_PREFIX
-from .layout import PARTITION_DIR_COLUMN, partition_dir_expr
-from .month_manifest import MonthManifest
-from .month_writer import encode_parquet
-from .storage import WarehouseStorage
+from etl3_assets.lib.contract import FILE_COLUMNS, WAREHOUSE_DATA_PREFIX
+from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, partition_dir_expr
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.hive.writer import encode_parquet
+from etl3_assets.lib.storage.local import WarehouseStorage
 
 SAMPLE_ROWS = 2_000
 

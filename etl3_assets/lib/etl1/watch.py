@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .contract import ETL1_TABLES, FACT_RATE, Etl1Table
-from .etl1 import Etl1Source
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, Etl1Table
+from etl3_assets.lib.etl1.source import Etl1Source
 
 DIGEST_SCHEME = "polars-struct-hash-sum-v1"
 """Bumped whenever the digest computation changes: a cursor of another scheme is ignored,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow.parquet as pq
 
-from .contract import FACT_RATE, Etl1Table
-from .storage_paths import Root
+from etl3_assets.lib.contract import FACT_RATE, Etl1Table
+from etl3_assets.lib.storage.roots import Root
 
 
 def _decoded(dtype: pl.DataType) -> pl.DataType:
@@ -69,7 +69,7 @@ class Etl1Source:
 
     def exists(self, table: Etl1Table) -> bool:
         if self.root.is_s3:
-            from .s3_storage import S3Connection, etl1_object_stats
+            from etl3_assets.lib.storage.s3 import S3Connection, etl1_object_stats
 
             connection = S3Connection.from_storage_options(self.storage_options)
             # one HeadObject; raises (naming the endpoint) when S3 cannot be reached
