@@ -7,7 +7,7 @@ unless ``--etl1`` points at existing ETL1 data, then runs each phase in its own 
 so that each peak RSS is that phase's own:
 
 * ``inputs``: the blocking ETL1 input checks of the month (etl1_schema, etl1_keys_unique);
-* ``stage``: staging the enriched month (what ``enriched_fact_rate`` writes), for reference;
+* ``stage``: staging the enriched month (what ``staged_enriched_month`` writes), for reference;
 * ``month-checks``: the checks of the enriched month (schema, required fields, value rules,
   fact_uid uniqueness), chunk by chunk over the staged month;
 * ``metrics``: the quality metrics' column statistics over the staged month;

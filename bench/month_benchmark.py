@@ -4,7 +4,7 @@ user would pick instead, and the floor, in one run.
     .venv/bin/python bench/month_benchmark.py --rows 2000000 --rows 10000000
 
 For each month size it generates an ETL1 month (``generate_month``: the issue's
-cardinalities), stages the enriched month the way the ``enriched_fact_rate`` asset does
+cardinalities), stages the enriched month the way the ``staged_enriched_month`` asset does
 (one parquet file, streamed), then runs each contender in its own process tree, sampling
 the tree's RSS (children included) every 0.1 s:
 

@@ -25,7 +25,7 @@ import dagster as dg
 import psutil
 
 from etl3_assets.defs.warehouse.assets import (
-    enriched_fact_rate,
+    staged_enriched_month,
     etl1_tables,
     fact_rate_enriched,
     fact_rate_enriched_glue_partitions,
@@ -101,7 +101,7 @@ def main() -> None:
         target = new_bucket(s3_endpoint)
         s3 = test_resource(s3_endpoint)
         warehouse = target.uri("warehouse")
-        assets = [*etl1_tables, enriched_fact_rate, fact_rate_enriched]
+        assets = [*etl1_tables, staged_enriched_month, fact_rate_enriched]
         resources = {
             "s3": s3,
             "etl1": Etl1Resource(root=args.etl1_root),

@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from etl3_assets.lib.settings import DEFAULTS
+from etl3_assets.lib.contract import STAGED_ASSET, WAREHOUSE_ASSET
+from etl3_assets.lib.settings import Settings
 
 
 def _dagster_instance():
@@ -31,9 +32,9 @@ def _materialize_months(months: list[str]) -> list[dict]:
             partition_key=month,
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            asset_selection=[dg.AssetKey("enriched_fact_rate"), dg.AssetKey("fact_rate_enriched")],
+            asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET)],
         )
-        for mat in result.asset_materializations_for_node("fact_rate_enriched"):
+        for mat in result.asset_materializations_for_node(WAREHOUSE_ASSET):
             summaries.append({"month": month, **{k: v.value for k, v in mat.metadata.items()}})
     return summaries
 
@@ -74,14 +75,17 @@ def cmd_sample_data(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from etl3_assets.lib.etl1.source import Etl1Source, fact_months
     from etl3_assets.devtools.sample_data import generate_sample_etl1
-    from etl3_assets.lib.storage.roots import Root
+    from etl3_assets.lib.storage import open_storage
 
-    etl1_root = os.environ.setdefault("ETL1_ROOT", DEFAULTS["ETL1_ROOT"])
-    warehouse = os.environ.setdefault("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"])
-    if not Path(etl1_root, "gold", "fact_rate.parquet").exists():
+    from etl3_assets.lib.contract import FACT_RATE
+
+    settings = Settings.from_env()
+    etl1_root, warehouse = settings.etl1_root, settings.warehouse_root
+    source = Etl1Source(open_storage(etl1_root))
+    if not source.exists(FACT_RATE):
         print(f"generating sample ETL1 data in {etl1_root}/")
         generate_sample_etl1(etl1_root)
-    months = sorted(fact_months(Etl1Source(Root(etl1_root))))
+    months = sorted(fact_months(source))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
     _apply_writer_flags(args)
     _print_summaries(_materialize_months(months))
@@ -103,11 +107,11 @@ def cmd_setup_bucket(args: argparse.Namespace) -> None:
     from etl3_assets.lib.storage.s3 import S3Connection
     from etl3_assets.lib.storage.roots import Root
 
-    root = Root(args.root)
-    if not root.is_s3:
-        raise SystemExit(f"setup-bucket needs an s3://bucket/prefix root, got {args.root!r}")
     client = S3Connection(region_name=args.region).client("s3")
-    results = setup_bucket(client, root, check_only=args.check)
+    try:
+        results = setup_bucket(client, Root(args.root), check_only=args.check)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     for r in results:
         print(f"{r.setting:22} {r.status:12} {r.detail}")
     bad = {"differs"} | (set() if args.allow_unsupported else {"unsupported"})
@@ -121,7 +125,7 @@ def _run_month_job(job_name: str, month: str):
     The checks' chunk size and memory budget are the writer's (CHUNK_SIZE, MEMORY_LIMIT_MB).
     """
     from etl3_assets.definitions import defs
-    from etl3_assets.defs.warehouse.modes import mode_run_config
+    from etl3_assets.defs.warehouse.jobs import mode_run_config
 
     run_config = {**mode_run_config(job_name), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return defs.resolve_job_def(job_name).execute_in_process(
@@ -177,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample-data", help="write contract-conformant sample ETL1 data")
-    p.add_argument("--root", default=os.getenv("ETL1_ROOT", DEFAULTS["ETL1_ROOT"]))
+    p.add_argument("--root", default=Settings.from_env().etl1_root)
     p.add_argument("--months", default="2025-07,2025-08,2025-09")
     p.add_argument("--rows-per-month", type=int, default=400)
     p.add_argument("--seed", type=int, default=7)
@@ -204,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "setup-bucket",
         help="create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle",
     )
-    p.add_argument("--root", default=os.getenv("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"]), help="s3://bucket/prefix")
-    p.add_argument("--region", default=os.getenv("S3_REGION"))
+    p.add_argument("--root", default=Settings.from_env().warehouse_root, help="s3://bucket/prefix")
+    p.add_argument("--region", default=Settings.from_env().s3_region)
     p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
     p.add_argument(
         "--allow-unsupported", action="store_true", help="do not fail on settings the endpoint does not implement"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from .oracle import READERS, assert_same_rows, expected_enriched
+from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched
+from etl3_assets_tests.support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _readme_sql_blocks() -> list[str]:

@@ -1,4 +1,4 @@
-"""Where a run's steps execute: chosen by configuration (``ETL3_EXECUTOR``), not code.
+"""Where a run's steps execute: chosen by configuration (``ETL3_EXECUTOR``, ``Settings.executor``), not code.
 
 ``multiprocess`` (the default): each step in its own process on this machine; months are
 separate runs, so several months run at once up to dagster.yaml's run limit.
@@ -8,15 +8,12 @@ configuration (deploy/). Steps hand data over through the warehouse root (the st
 month lives under ``WAREHOUSE_ROOT``), so on Kubernetes that root must be on S3.
 """
 
-import os
-
 import dagster as dg
 
 EXECUTORS = ("multiprocess", "in_process", "k8s")
 
 
-def run_executor(name: str | None = None) -> dg.ExecutorDefinition:
-    name = name or os.getenv("ETL3_EXECUTOR", "multiprocess")
+def run_executor(name: str) -> dg.ExecutorDefinition:
     if name == "multiprocess":
         return dg.multiprocess_executor
     if name == "in_process":

@@ -1,112 +1,36 @@
-"""Dagster resources: where ETL1 is read from, and how S3 is reached."""
+"""The resources of every deployment, chosen in one place: ``build_resources`` wires
+them from a ``Settings`` for the definitions, the CLI, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+from etl3_assets.defs.catalog.resources import GlueCatalogResource
+from etl3_assets.defs.etl1.resources import Etl1Resource
+from etl3_assets.defs.s3 import Etl3S3Resource
+from etl3_assets.defs.warehouse.io_managers import StagedMonthIOManager
+from etl3_assets.defs.warehouse.resources import WarehouseResource
+from etl3_assets.lib.settings import Settings
 
 
-from collections.abc import Sequence
-from dataclasses import fields
-from typing import Optional
+def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None, s3: Etl3S3Resource | None = None) -> dict:
+    """Every resource of the Definitions, configured from ``settings``.
 
-import dagster as dg
-from dagster_aws.s3 import S3Resource
-
-from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_TABLES, GLUE_DATABASE, GLUE_TABLE, Etl1Table
-from etl3_assets.lib.etl1.source import Etl1Source, table_fingerprint
-from etl3_assets.lib.catalog.glue import CatalogResult, register_month
-from etl3_assets.lib.hive.manifest import MonthManifest
-from etl3_assets.lib.storage.s3 import S3Connection, S3Storage, etl1_object_stats
-from etl3_assets.lib.storage.roots import Root
-
-
-UPLOAD_THREADS = 8
-
-
-class Etl3S3Resource(S3Resource):
-    """dagster-aws's ``S3Resource`` with adaptive retries and a sized connection pool.
-
-    Leave ``endpoint_url`` and the keys unset to use the standard AWS resolution
-    (``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``, profiles, the credential chain).
-    ``upload_threads``: concurrent uploads per writing process (the connection pool is
-    sized to match).
+    ``s3`` replaces the S3 resource (tests pass one with a loopback endpoint and keys);
+    ``glue_endpoint_url`` points the catalog at another Glue endpoint (tests: moto).
     """
-
-    retry_mode: str = "adaptive"
-    max_pool_connections: int = 10
-    upload_threads: int = UPLOAD_THREADS
-
-    def connection(self) -> S3Connection:
-        """This configuration as plain, picklable settings (same field names)."""
-        return S3Connection(**{f.name: getattr(self, f.name) for f in fields(S3Connection)})
-
-    def get_client(self):
-        return self.connection().client("s3")
-
-
-def s3_connection(s3: Optional[Etl3S3Resource]) -> S3Connection:
-    """The connection of a configured S3 resource, or the standard AWS resolution."""
-    return S3Connection() if s3 is None else s3.connection()
-
-
-class Etl1Resource(dg.ConfigurableResource):
-    """The ETL1 output root: a local folder or an ``s3://bucket/prefix``."""
-
-    root: str = "data/etl1"
-    s3: Optional[Etl3S3Resource] = None
-
-    def source(self) -> Etl1Source:
-        root = Root(self.root)
-        if root.is_s3:
-            return Etl1Source(root, s3_connection(self.s3).polars_storage_options())
-        return Etl1Source(root)
-
-    def fingerprint(self, table: Etl1Table | str) -> str | None:
-        """The table file's fingerprint (local: size and mtime; S3: its ETag); None when
-        the file is absent."""
-        table = ETL1_BY_NAME[table] if isinstance(table, str) else table
-        return self.fingerprints([table])[table.name]
-
-    def fingerprints(self, tables: Sequence[Etl1Table] = ETL1_TABLES) -> dict[str, str | None]:
-        """Table name -> fingerprint, for several tables at once (one S3 client for all)."""
-        root = Root(self.root)
-        if not root.is_s3:
-            source = self.source()
-            return {t.name: table_fingerprint(source, t) for t in tables}
-        stats = etl1_object_stats(root, s3_connection(self.s3), tables=tables)
-        return {name: None if stat is None else f"etag:{stat.etag}" for name, stat in stats.items()}
-
-
-class GlueCatalogResource(dg.ConfigurableResource):
-    """Registers warehouse months in the Glue catalog (Athena's), when the warehouse is on S3.
-
-    The Glue endpoint is ``endpoint_url`` if set, else boto3's own resolution
-    (``AWS_ENDPOINT_URL_GLUE``, ``AWS_ENDPOINT_URL``, AWS); credentials and region are
-    the S3 resource's.
-    """
-
-    warehouse_root: str = "warehouse"
-    database: str = GLUE_DATABASE
-    table: str = GLUE_TABLE
-    endpoint_url: Optional[str] = None
-    max_workers: int = 4
-    s3: Optional[Etl3S3Resource] = None
-
-    @property
-    def enabled(self) -> bool:
-        return Root(self.warehouse_root).is_s3
-
-    def client(self):
-        connection = s3_connection(self.s3).with_pool(self.max_workers + 2)
-        return connection.client("glue", endpoint_url=self.endpoint_url)
-
-    def register_month(self, year_month: str, log=lambda _msg: None) -> CatalogResult:
-        """Make the month's Glue partitions exactly those of its committed manifest."""
-        root = Root(self.warehouse_root)
-        storage = S3Storage(root, s3_connection(self.s3))
-        keys = MonthManifest(storage, year_month).committed()["key"].to_list()
-        if not keys:
-            raise ValueError(
-                f"month {year_month} has no committed files under {root.uri}: materialize "
-                "fact_rate_enriched for it first"
-            )
-        return register_month(
-            self.client(), root, year_month, keys,
-            database=self.database, table=self.table, max_workers=self.max_workers, log=log,
-        )
+    s3 = s3 or Etl3S3Resource(region_name=settings.s3_region)
+    warehouse = WarehouseResource(
+        root=settings.warehouse_root,
+        chunk_size=settings.chunk_size,
+        memory_limit_mb=settings.memory_limit_mb,
+        max_rows_per_file=settings.max_rows_per_file,
+        max_workers=settings.max_workers,
+        upload_threads=settings.upload_threads,
+        s3=s3,
+    )
+    return {
+        "s3": s3,
+        "etl1": Etl1Resource(root=settings.etl1_root, s3=s3),
+        "warehouse": warehouse,
+        "staging_io_manager": StagedMonthIOManager(warehouse=warehouse),
+        "glue": GlueCatalogResource(warehouse=warehouse, endpoint_url=glue_endpoint_url, threads=settings.glue_threads),
+    }

@@ -183,6 +183,9 @@ PARTITION_KEYS: tuple[tuple[str, str], ...] = (
     ("month", "month"),
 )
 PARTITION_KEY_NAMES = tuple(k for k, _ in PARTITION_KEYS)
+# Each partition key's dtype as readers decode it: its column's enriched dtype.
+PARTITION_SCHEMA: dict[str, pl.DataType] = {k: ENRICHED_SCHEMA[c] for k, c in PARTITION_KEYS}
+INTEGER_PARTITION_KEYS = tuple(k for k, t in PARTITION_SCHEMA.items() if t.is_integer())
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 HIVE_ESCAPED_CHARS = frozenset('"#%\'*/:=?\\^{[]') | {chr(0x7F)} | {chr(i) for i in range(0x20)}
 DATA_FILE_STEM = "fact_rate_enriched"
@@ -193,3 +196,8 @@ FILE_SCHEMA = {c: ENRICHED_SCHEMA[c] for c in FILE_COLUMNS}
 
 GLUE_DATABASE = "healthcare_data_lake"
 GLUE_TABLE = "fact_rate_enriched"
+
+# --- Asset names the layers share. ---
+
+STAGED_ASSET = "staged_enriched_month"  # the month staged as one parquet file
+WAREHOUSE_ASSET = "fact_rate_enriched"  # the month in the Hive layout (CONTRACT section 3)

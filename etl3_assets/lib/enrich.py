@@ -70,8 +70,8 @@ def _derived_fields() -> list[pl.Expr]:
     rate, medicare = pl.col("negotiated_rate"), pl.col("medicare_state_rate")
     ratio = rate / medicare
     return [
-        pl.col("year_month").str.slice(0, 4).cast(pl.Int32).alias("year"),
-        pl.col("year_month").str.slice(5, 2).cast(pl.Int32).alias("month"),
+        pl.col("year_month").str.slice(0, 4).cast(ENRICHED_SCHEMA["year"]).alias("year"),
+        pl.col("year_month").str.slice(5, 2).cast(ENRICHED_SCHEMA["month"]).alias("month"),
         pl.when((medicare > 0) & ratio.is_finite()).then(ratio).otherwise(None).alias(
             "rate_to_medicare_ratio"
         ),

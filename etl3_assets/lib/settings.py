@@ -1,28 +1,103 @@
-"""Configuration that comes from the environment, with the documented defaults."""
+"""Every setting that comes from the environment, with its documented default: the only
+module that reads environment variables (the CLI's flags set them too).
+
+``Settings.from_env()`` reads them once; the Dagster resources (``defs/resources.py``
+``build_resources``), the CLI, the tests and the benchmarks all build from a ``Settings``,
+so every entry point wires the project the same way.
+"""
 
 from __future__ import annotations
 
 import os
-
-import dagster as dg
-
-DEFAULTS = {
-    "ETL1_ROOT": "data/etl1",
-    # the seed's S3_BUCKET: the warehouse at the bucket's root unless WAREHOUSE_ROOT is set
-    "WAREHOUSE_ROOT": f"s3://{os.environ['S3_BUCKET']}" if os.getenv("S3_BUCKET") else "warehouse",
-    "S3_REGION": None,  # None: boto3's resolution (AWS_REGION, profile), else us-east-1
-    "CHUNK_SIZE": "250000",
-    "MEMORY_LIMIT_MB": "1024",
-    "MAX_ROWS_PER_FILE": "1000000",
-    "MAX_WORKERS": str(os.cpu_count() or 2),
-}
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from typing import Any
 
 
-def env_setting(name: str) -> str | dg.EnvVar:
-    """An ``EnvVar`` when the variable is set (so the UI shows where the value came
-    from), else the documented default."""
-    return dg.EnvVar(name) if os.getenv(name) else DEFAULTS[name]
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the ``Settings`` field it sets and how it is parsed."""
+
+    name: str
+    field: str
+    parse: Callable[[str], Any]
+    doc: str
 
 
-def env_int_setting(name: str) -> int | dg.EnvVar:
-    return dg.EnvVar.int(name) if os.getenv(name) else int(DEFAULTS[name])
+def _cpu_count() -> int:
+    return os.cpu_count() or 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    etl1_root: str = "data/etl1"
+    warehouse_root: str = "warehouse"
+    s3_region: str | None = None
+    chunk_size: int = 250_000
+    memory_limit_mb: int = 1024
+    max_rows_per_file: int = 1_000_000
+    max_workers: int = field(default_factory=_cpu_count)
+    upload_threads: int = 8
+    glue_threads: int = 4
+    first_month: str = "2024-01"
+    sensor_interval_seconds: int = 60
+    executor: str = "multiprocess"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, overridden by every variable that is set and not empty.
+
+        ``S3_BUCKET`` (the seed's name) puts the warehouse at the bucket's root when
+        ``WAREHOUSE_ROOT`` is not set; ``MAX_WORKERS`` defaults to the CPU count.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if environ.get("S3_BUCKET"):
+            values["warehouse_root"] = f"s3://{environ['S3_BUCKET']}"
+        for variable in VARIABLES:
+            raw = environ.get(variable.name)
+            if raw:
+                try:
+                    values[variable.field] = variable.parse(raw)
+                except ValueError as error:
+                    raise ValueError(f"{variable.name}={raw!r}: {error}") from None
+        return cls(**values)
+
+    def with_values(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("expected a positive whole number")
+    return value
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("ETL1_ROOT", "etl1_root", str, "ETL1's output: a local folder or s3://bucket/prefix"),
+    Variable("WAREHOUSE_ROOT", "warehouse_root", str, "the warehouse: a local folder or s3://bucket/prefix"),
+    Variable("S3_REGION", "s3_region", str, "AWS region (default: boto3's resolution, else us-east-1)"),
+    Variable("CHUNK_SIZE", "chunk_size", _positive_int, "rows per slice read by the writer and the checks"),
+    Variable("MEMORY_LIMIT_MB", "memory_limit_mb", _positive_int, "memory budget of a month's write and checks"),
+    Variable("MAX_ROWS_PER_FILE", "max_rows_per_file", _positive_int, "rows above which a partition is split"),
+    Variable("MAX_WORKERS", "max_workers", _positive_int, "partition-writing processes (default: CPU count)"),
+    Variable("UPLOAD_THREADS", "upload_threads", _positive_int, "S3 uploads in flight per writing process"),
+    Variable("GLUE_THREADS", "glue_threads", _positive_int, "Glue partition calls in flight"),
+    Variable("ETL3_FIRST_MONTH", "first_month", str, "first monthly partition (YYYY-MM)"),
+    Variable(
+        "ETL3_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", _positive_int, "seconds between ETL1 sensor ticks"
+    ),
+    Variable("ETL3_EXECUTOR", "executor", str, "where steps run: multiprocess, in_process or k8s"),
+)
+
+
+@lru_cache(maxsize=1)
+def current_settings() -> Settings:
+    """The process's settings, read from the environment once (definitions load time)."""
+    return Settings.from_env()

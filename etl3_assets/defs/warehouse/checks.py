@@ -1,6 +1,6 @@
 """The quality rules as Dagster asset checks.
 
-* On ``enriched_fact_rate``, the *input* checks ``etl1_schema`` and ``etl1_keys_unique``
+* On ``staged_enriched_month``, the *input* checks ``etl1_schema`` and ``etl1_keys_unique``
   are ``check_specs`` evaluated inside the asset, before it yields anything: a failing
   input stops the month before anything is staged or written, and the run fails with a
   message naming table, column and value.
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from etl3_assets.defs.warehouse.resources import WarehouseResource
 from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
 from etl3_assets.lib.quality.schemas import (
     COORDINATES_CHECK,
@@ -49,7 +50,6 @@ CHECK_DESCRIPTIONS = {
     FACT_UID_UNIQUE_CHECK: "fact_uid is unique within the month.",
 }
 MAX_FINDINGS_SHOWN = 20
-WAREHOUSE_IO_MANAGER = "warehouse_io_manager"
 
 
 def etl1_input_check_specs(
@@ -131,20 +131,11 @@ def warehouse_month_checks(asset: dg.AssetsDefinition) -> dg.AssetChecksDefiniti
     @dg.multi_asset_check(
         specs=specs,
         name=f"{asset.key.path[-1]}_quality",
-        ins={"month": dg.AssetIn(key=asset.key)},
-        required_resource_keys={WAREHOUSE_IO_MANAGER},
         description="The month as written, read back from the warehouse and checked chunk by chunk.",
     )
-    def _checks(context: dg.AssetCheckExecutionContext, month) -> Iterator[dg.AssetCheckResult]:
-        settings = quality_settings(getattr(context.resources, WAREHOUSE_IO_MANAGER))
-        for name, outcome in check_enriched_month(month, context.partition_key, settings).items():
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+        month = warehouse.scan_month(context.partition_key)
+        for name, outcome in check_enriched_month(month, context.partition_key, warehouse.quality_settings()).items():
             yield check_result(outcome, asset.key, month_check_severity(name))
 
     return _checks
-
-
-def quality_settings(warehouse_io_manager) -> QualitySettings:
-    """The checks' chunk size and memory budget: the warehouse writer's."""
-    return QualitySettings(
-        chunk_rows=warehouse_io_manager.chunk_size, memory_limit_mb=warehouse_io_manager.memory_limit_mb
-    )

@@ -31,10 +31,11 @@ from etl3_assets.lib.contract import (
     GLUE_TABLE,
     HIVE_NULL,
     PARTITION_KEY_NAMES,
+    PARTITION_SCHEMA,
     WAREHOUSE_DATA_PREFIX,
 )
 from etl3_assets.lib.hive.layout import parse_partition_dir
-from etl3_assets.lib.storage.roots import Root
+from etl3_assets.lib.storage import WarehouseStorage
 
 CREATE_BATCH = 100
 UPDATE_BATCH = 100
@@ -47,7 +48,6 @@ PARQUET_FORMAT = {
         "Parameters": {"serialization.format": "1"},
     },
 }
-INT_PARTITION_KEYS = ("year", "month")
 
 
 class GlueCatalogError(RuntimeError):
@@ -75,17 +75,14 @@ def table_columns() -> list[dict[str, str]]:
 
 
 def partition_keys() -> list[dict[str, str]]:
-    return [
-        {"Name": k, "Type": "int" if k in INT_PARTITION_KEYS else "string"}
-        for k in PARTITION_KEY_NAMES
-    ]
+    return [{"Name": k, "Type": athena_type(t)} for k, t in PARTITION_SCHEMA.items()]
 
 
-def data_location(root: Root) -> str:
-    return root.join(f"{WAREHOUSE_DATA_PREFIX}/")
+def data_location(storage: WarehouseStorage) -> str:
+    return storage.catalog_uri(f"{WAREHOUSE_DATA_PREFIX}/")
 
 
-def table_input(root: Root, table: str = GLUE_TABLE) -> dict[str, Any]:
+def table_input(storage: WarehouseStorage, table: str = GLUE_TABLE) -> dict[str, Any]:
     return {
         "Name": table,
         "Description": "ETL3 enriched fact_rate, Hive-partitioned parquet (see CONTRACT.md section 3)",
@@ -94,20 +91,20 @@ def table_input(root: Root, table: str = GLUE_TABLE) -> dict[str, Any]:
         "PartitionKeys": partition_keys(),
         "StorageDescriptor": {
             "Columns": table_columns(),
-            "Location": data_location(root),
+            "Location": data_location(storage),
             **PARQUET_FORMAT,
         },
     }
 
 
-def ensure_table(glue: Any, root: Root, database: str = GLUE_DATABASE, table: str = GLUE_TABLE) -> str:
+def ensure_table(glue: Any, storage: WarehouseStorage, database: str = GLUE_DATABASE, table: str = GLUE_TABLE) -> str:
     """Create the database and table, or bring the table's definition up to date.
     Returns ``created``, ``updated`` or ``unchanged``."""
     try:
         glue.create_database(DatabaseInput={"Name": database})
     except glue.exceptions.AlreadyExistsException:
         pass
-    wanted = table_input(root, table)
+    wanted = table_input(storage, table)
     try:
         current = glue.get_table(DatabaseName=database, Name=table)["Table"]
     except glue.exceptions.EntityNotFoundException:
@@ -127,7 +124,7 @@ def ensure_table(glue: Any, root: Root, database: str = GLUE_DATABASE, table: st
     return "updated"
 
 
-def month_partitions(data_keys: Iterable[str], root: Root) -> dict[tuple[str, ...], str]:
+def month_partitions(data_keys: Iterable[str], storage: WarehouseStorage) -> dict[tuple[str, ...], str]:
     """Partition values (raw, in key order) -> escaped S3 location, for the partition
     folders of ``data_keys`` (warehouse keys such as ``partitioned-data/…/x.parquet``)."""
     prefix = f"{WAREHOUSE_DATA_PREFIX}/"
@@ -137,7 +134,7 @@ def month_partitions(data_keys: Iterable[str], root: Root) -> dict[tuple[str, ..
             raise ValueError(f"not a warehouse data key folder: {folder!r}")
         values = parse_partition_dir(folder[len(prefix) :])
         row = tuple(HIVE_NULL if values[k] is None else values[k] for k in PARTITION_KEY_NAMES)
-        partitions[row] = root.join(f"{folder}/")
+        partitions[row] = storage.catalog_uri(f"{folder}/")
     return partitions
 
 
@@ -189,7 +186,7 @@ def _raise_errors(action: str, errors: list[dict]) -> None:
 
 def register_month(
     glue: Any,
-    root: Root,
+    storage: WarehouseStorage,
     year_month: str,
     data_keys: Iterable[str],
     *,
@@ -201,8 +198,8 @@ def register_month(
     """Make the month's Glue partitions exactly the partition folders of ``data_keys``."""
     result = CatalogResult(year_month)
     t0 = time.perf_counter()
-    result.table = ensure_table(glue, root, database, table)
-    wanted = month_partitions(data_keys, root)
+    result.table = ensure_table(glue, storage, database, table)
+    wanted = month_partitions(data_keys, storage)
     current = registered_partitions(glue, year_month, database, table)
     result.seconds["read"] = time.perf_counter() - t0
     result.partitions = len(wanted)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import polars as pl
 import pyarrow.parquet as pq
 
-from etl3_assets.lib.contract import FACT_RATE, Etl1Table
-from etl3_assets.lib.storage.roots import Root
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, Etl1Table
+from etl3_assets.lib.storage import WarehouseStorage
 
 
 def _decoded(dtype: pl.DataType) -> pl.DataType:
@@ -27,18 +26,17 @@ class Etl1InputError(ValueError):
 
 @dataclass(frozen=True)
 class Etl1Source:
-    """The ETL1 root (local folder or S3 prefix) and how to reach it."""
+    """ETL1's output: its tables in a storage (a local folder or an S3 prefix)."""
 
-    root: Root
-    storage_options: Mapping[str, str] = field(default_factory=dict)
+    storage: WarehouseStorage
 
     def path(self, table: Etl1Table) -> str:
-        return self.root.join(table.relative_path)
+        return self.storage.uri(table.relative_path)
 
     def scan_raw(self, table: Etl1Table) -> pl.LazyFrame:
         """The table's file as written, but for dictionary-encoded strings (Categorical,
         Enum), which are strings to the contract and are read as such."""
-        lf = pl.scan_parquet(self.path(table), storage_options=dict(self.storage_options) or None)
+        lf = pl.scan_parquet(self.path(table), storage_options=self.storage.reader_options())
         return lf.with_columns(
             pl.col(name).cast(_decoded(dtype))
             for name, dtype in lf.collect_schema().items()
@@ -52,15 +50,12 @@ class Etl1Source:
     def fact_batches(self, year_month: str, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The month's fact rows in slices of at most ``batch_rows`` rows (contract columns).
 
-        A local file is read with pyarrow's batch reader, whose memory follows the batch,
-        not the file's row groups (polars' reader holds a whole row group, which ETL1 may
-        make as large as the file).
+        Read with pyarrow's batch reader, whose memory follows the batch, not the file's
+        row groups (polars' reader holds a whole row group, which ETL1 may make as large
+        as the file).
         """
         this_month = pl.col("year_month") == year_month
-        if self.root.is_s3:
-            yield from self.scan(FACT_RATE).filter(this_month).collect_batches(chunk_size=batch_rows)
-            return
-        reader = pq.ParquetFile(self.path(FACT_RATE))
+        reader = pq.ParquetFile(self.storage.open_input_file(FACT_RATE.relative_path))
         for batch in reader.iter_batches(batch_size=batch_rows, columns=list(FACT_RATE.schema)):
             frame = pl.from_arrow(batch)
             yield frame.select(
@@ -68,13 +63,13 @@ class Etl1Source:
             ).filter(this_month)
 
     def exists(self, table: Etl1Table) -> bool:
-        if self.root.is_s3:
-            from etl3_assets.lib.storage.s3 import S3Connection, etl1_object_stats
+        return self.storage.stat(table.relative_path) is not None
 
-            connection = S3Connection.from_storage_options(self.storage_options)
-            # one HeadObject; raises (naming the endpoint) when S3 cannot be reached
-            return etl1_object_stats(self.root, connection, tables=[table])[table.name] is not None
-        return os.path.isfile(self.path(table))
+    def fingerprints(self, tables: Iterable[Etl1Table] = ETL1_TABLES) -> dict[str, str | None]:
+        """Table name -> fingerprint of its file (changes whenever ETL1 rewrites it; None
+        when the file is absent)."""
+        stats = {t.name: self.storage.stat(t.relative_path) for t in tables}
+        return {name: None if stat is None else stat.fingerprint for name, stat in stats.items()}
 
 
 def fact_months(source: Etl1Source) -> dict[str, int]:
@@ -86,12 +81,3 @@ def fact_months(source: Etl1Source) -> dict[str, int]:
         .collect(engine="streaming")
     )
     return {r["year_month"]: r["rows"] for r in counts.iter_rows(named=True) if r["year_month"]}
-
-
-def table_fingerprint(source: Etl1Source, table: Etl1Table) -> str | None:
-    """Size and mtime of a local file; None when absent. (S3 uses the ETag: see s3 module.)"""
-    try:
-        st = os.stat(source.path(table))
-    except FileNotFoundError:
-        return None
-    return f"{st.st_size}-{st.st_mtime_ns}"

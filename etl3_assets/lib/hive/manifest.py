@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from etl3_assets.lib.storage.local import WarehouseStorage
+from etl3_assets.lib.storage import WarehouseStorage
 
 MANIFEST_PREFIX = "_etl3/manifests"
 _SCHEMA = {"key": pl.String, "rows": pl.Int64, "bytes": pl.Int64}

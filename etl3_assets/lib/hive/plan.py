@@ -11,7 +11,7 @@ from etl3_assets.lib.contract import FILE_COLUMNS, WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, partition_dir_expr
 from etl3_assets.lib.hive.manifest import MonthManifest
 from etl3_assets.lib.hive.writer import encode_parquet
-from etl3_assets.lib.storage.local import WarehouseStorage
+from etl3_assets.lib.storage import WarehouseStorage
 
 SAMPLE_ROWS = 2_000
 

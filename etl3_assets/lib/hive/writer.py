@@ -37,7 +37,7 @@ import pyarrow as pa
 from etl3_assets.lib.contract import FILE_COLUMNS
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
 from etl3_assets.lib.hive.manifest import MonthManifest
-from etl3_assets.lib.storage.local import WarehouseStorage
+from etl3_assets.lib.storage import WarehouseStorage
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 
 BUCKET_COLUMN = "_bucket"

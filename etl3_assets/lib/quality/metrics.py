@@ -7,13 +7,14 @@ data-quality score is defined in the README ("Quality checks").
 
 from __future__ import annotations
 
-import dagster as dg
 import polars as pl
 
 from etl3_assets.lib.contract import ENRICHED_SCHEMA, GEOCODING_FILLS
-from etl3_assets.lib.hive.manifest import MonthManifest
 from etl3_assets.lib.quality.schemas import ENRICHED_VALUE_RULES, REQUIRED_FIELDS
-from etl3_assets.lib.storage.local import WarehouseStorage
+
+class Markdown(str):
+    """A metric meant to be rendered as markdown (the Dagster UI does)."""
+
 
 # Upper bounds of the rows-per-partition histogram's bins.
 ROWS_PER_PARTITION_BINS = (1, 5, 10, 20, 50, 100, 1_000, 10_000, 100_000)
@@ -108,7 +109,7 @@ def partition_metrics(files: pl.DataFrame) -> dict[str, object]:
         out[f"{name}_min"] = int(series.min())
         out[f"{name}_median"] = float(series.median())
         out[f"{name}_max"] = int(series.max())
-    out["rows_per_partition_distribution"] = dg.MetadataValue.md(histogram_markdown(per_partition))
+    out["rows_per_partition_distribution"] = Markdown(histogram_markdown(per_partition))
     return out
 
 
@@ -128,16 +129,7 @@ def histogram_markdown(rows_per_partition: pl.Series) -> str:
     return "\n".join(lines)
 
 
-def _as_metadata(value: object) -> object:
-    return dg.MetadataValue.json(value) if isinstance(value, dict) else value
-
-
-def month_quality_metadata(
-    enriched: pl.LazyFrame, storage: WarehouseStorage, year_month: str
-) -> dict[str, object]:
-    """Every quality metric of a written month, ready for ``add_output_metadata``."""
-    metrics = {
-        **column_metrics(enriched),
-        **partition_metrics(MonthManifest(storage, year_month).committed()),
-    }
-    return {k: _as_metadata(v) for k, v in metrics.items()}
+def month_quality_metrics(enriched: pl.LazyFrame, files: pl.DataFrame) -> dict[str, object]:
+    """Every quality metric of a written month: column metrics of the enriched rows and
+    partition metrics of its files (key, rows, bytes)."""
+    return {**column_metrics(enriched), **partition_metrics(files)}

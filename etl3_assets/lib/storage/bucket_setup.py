@@ -200,4 +200,6 @@ def _rule_matches(current: dict, wanted: dict) -> bool:
 
 
 def setup_bucket(client: Any, root: Root, *, check_only: bool = False) -> list[SettingStatus]:
+    if not root.is_s3:
+        raise ValueError(f"setup-bucket needs an s3://bucket/prefix root, got {root.uri!r}")
     return BucketSetup(client, root, check_only=check_only).run()

@@ -1,43 +1,21 @@
-"""Where the warehouse's objects live: one small interface, a local-folder implementation.
+"""The storage interface on a local folder (the embedded default).
 
-Keys are ``/``-separated paths relative to the warehouse root, e.g.
-``partitioned-data/payer_slug=a/…/fact_rate_enriched.parquet``. The S3 implementation
-(``s3_storage``) offers the same methods, so the writer never knows which it talks to.
+Writes go to a temporary name in the target folder and are renamed, so a reader (or a
+crash) never sees half a file.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
 
+import pyarrow as pa
 
-class WarehouseStorage(Protocol):
-    root_uri: str
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Write one object atomically: readers see the old or the new content, never a part."""
-
-    def flush(self) -> None:
-        """Wait until every ``put_bytes`` so far is durable; raise if any failed.
-
-        Implementations may upload in the background (S3); callers flush before they
-        commit a month's manifest.
-        """
-
-    def get_bytes(self, key: str) -> bytes | None:
-        """The object's content, or None when it does not exist."""
-
-    def delete(self, keys: Iterable[str]) -> int:
-        """Delete the objects that exist among ``keys``; returns how many were asked for."""
-
-    def list(self, prefix: str) -> Iterator[tuple[str, int]]:
-        """(key, size) of every object under ``prefix``."""
-
-    def uri(self, key: str) -> str:
-        """A URI readers (polars, DuckDB, pyarrow) accept for this key."""
+from etl3_assets.lib.storage.interface import ObjectStat
 
 
 class LocalStorage:
@@ -46,24 +24,53 @@ class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).absolute()
         self.root_uri = str(self.root)
+        self.requests: Counter[str] = Counter()
         self._made_dirs: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         return self.root / key
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+    def _parent_made(self, path: Path) -> Path:
         parent = path.parent
         if parent not in self._made_dirs:
             parent.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(parent)
-        tmp = parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        return parent
+
+    def stat(self, key: str) -> ObjectStat | None:
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            return None
+        return ObjectStat(size=st.st_size, fingerprint=f"{st.st_size}-{st.st_mtime_ns}")
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = self._parent_made(path) / f".{path.name}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
 
+    def put_file(self, key: str, path: str) -> None:
+        target = self._path(key)
+        tmp = self._parent_made(target) / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        shutil.move(path, tmp)  # a rename when both are on one filesystem
+        os.replace(tmp, target)
+
     def flush(self) -> None:
         pass
+
+    def close(self) -> None:
+        pass
+
+    def open_input_file(self, key: str) -> pa.NativeFile:
+        return pa.OSFile(str(self._path(key)), "rb")
+
+    def reader_options(self) -> dict[str, str] | None:
+        return None
+
+    def catalog_uri(self, key: str) -> str | None:
+        return None
 
     def get_bytes(self, key: str) -> bytes | None:
         try:

@@ -1,4 +1,4 @@
-"""The warehouse on S3: ``S3Storage`` (the ``WarehouseStorage`` protocol) and S3 helpers.
+"""The storage interface on S3: ``S3Storage`` under ``s3://bucket/prefix``, and ``S3Connection``.
 
 A month is hundreds of thousands of small objects, so the cost is per request:
 
@@ -22,16 +22,15 @@ import io
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from etl3_assets.lib.contract import ETL1_TABLES, Etl1Table
+import pyarrow as pa
+
+from etl3_assets.lib.storage.interface import ObjectStat
 from etl3_assets.lib.storage.roots import Root
-
-if TYPE_CHECKING:
-    from etl3_assets.lib.etl1.source import Etl1Source
 
 SERVER_SIDE_ENCRYPTION = "AES256"
 DELETE_BATCH = 1000
@@ -65,20 +64,6 @@ class S3Connection:
     def with_pool(self, size: int) -> S3Connection:
         return replace(self, max_pool_connections=max(self.max_pool_connections, size))
 
-    @classmethod
-    def from_storage_options(cls, options: Mapping[str, str] | None) -> S3Connection:
-        """The inverse of ``polars_storage_options`` (for code that holds only those)."""
-        options = options or {}
-        endpoint = options.get("aws_endpoint_url") or options.get("endpoint_url")
-        return cls(
-            region_name=options.get("aws_region"),
-            endpoint_url=endpoint,
-            aws_access_key_id=options.get("aws_access_key_id"),
-            aws_secret_access_key=options.get("aws_secret_access_key"),
-            aws_session_token=options.get("aws_session_token"),
-            use_ssl=not (endpoint or "").startswith("http://"),
-        )
-
     def _session(self) -> Any:
         import boto3
 
@@ -107,26 +92,53 @@ class S3Connection:
             ),
         )
 
-    def polars_storage_options(self) -> dict[str, str]:
-        """The same endpoint, region and credentials, as polars ``storage_options``
-        (resolved through boto3, so polars reads exactly where boto3 would)."""
+    def _resolved(self) -> dict[str, str]:
+        """Region, endpoint and credentials as boto3 resolves them, so the other readers
+        (polars, pyarrow) reach exactly what boto3 would."""
         session = self._session()
         client = self.client("s3")
-        options = {
-            "aws_region": client.meta.region_name,
-            "aws_endpoint_url": client.meta.endpoint_url,
-            "aws_server_side_encryption": SERVER_SIDE_ENCRYPTION,
-        }
-        if client.meta.endpoint_url.startswith("http://"):
-            options["aws_allow_http"] = "true"
+        out = {"region": client.meta.region_name, "endpoint_url": client.meta.endpoint_url}
         credentials = session.get_credentials()
         if credentials is not None:
             frozen = credentials.get_frozen_credentials()
-            options["aws_access_key_id"] = frozen.access_key
-            options["aws_secret_access_key"] = frozen.secret_key
+            out.update(access_key=frozen.access_key, secret_key=frozen.secret_key)
             if frozen.token:
-                options["aws_session_token"] = frozen.token
+                out["session_token"] = frozen.token
+        return out
+
+    def polars_storage_options(self) -> dict[str, str]:
+        """The same endpoint, region and credentials, as polars ``storage_options``."""
+        r = self._resolved()
+        options = {
+            "aws_region": r["region"],
+            "aws_endpoint_url": r["endpoint_url"],
+            "aws_server_side_encryption": SERVER_SIDE_ENCRYPTION,
+        }
+        if r["endpoint_url"].startswith("http://"):
+            options["aws_allow_http"] = "true"
+        for ours, theirs in (
+            ("access_key", "aws_access_key_id"),
+            ("secret_key", "aws_secret_access_key"),
+            ("session_token", "aws_session_token"),
+        ):
+            if ours in r:
+                options[theirs] = r[ours]
         return options
+
+    def pyarrow_filesystem(self) -> Any:
+        """The same endpoint, region and credentials, as a pyarrow ``S3FileSystem``."""
+        from pyarrow import fs
+
+        r = self._resolved()
+        scheme, _, host = r["endpoint_url"].partition("://")
+        return fs.S3FileSystem(
+            access_key=r.get("access_key"),
+            secret_key=r.get("secret_key"),
+            session_token=r.get("session_token"),
+            region=r["region"],
+            endpoint_override=host,
+            scheme=scheme,
+        )
 
 
 def _failure(future: Future) -> BaseException | None:
@@ -323,40 +335,36 @@ class S3Storage:
     def uri(self, key: str) -> str:
         return self.root.join(key)
 
+    def catalog_uri(self, key: str) -> str | None:
+        return self.root.join(key)
 
-@dataclass(frozen=True)
-class ObjectStat:
-    etag: str
-    size: int
-    last_modified: str
+    def reader_options(self) -> dict[str, str] | None:
+        return self.connection.polars_storage_options()
 
+    def open_input_file(self, key: str) -> pa.NativeFile:
+        return self.connection.pyarrow_filesystem().open_input_file(f"{self.root.bucket}/{self._key(key)}")
 
-def etl1_object_stats(
-    root: Root,
-    connection: S3Connection = S3Connection(),
-    tables: Iterable[Etl1Table] = ETL1_TABLES,
-) -> dict[str, ObjectStat | None]:
-    """ETag, size and last-modified of each ETL1 table's object under an S3 root (None when
-    absent): one ``HeadObject`` per table. The ETag is the table's fingerprint: it changes
-    whenever ETL1 rewrites the file."""
-    client = connection.client("s3")
-    stats: dict[str, ObjectStat | None] = {}
-    for table in tables:
+    def stat(self, key: str) -> ObjectStat | None:
         try:
-            head = client.head_object(Bucket=root.bucket, Key=root.key(table.relative_path))
-        except client.exceptions.ClientError as error:
+            head = self.client.head_object(Bucket=self.root.bucket, Key=self._key(key))
+        except self.client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                stats[table.name] = None
-                continue
+                return None
             raise
-        stats[table.name] = ObjectStat(
-            head["ETag"].strip('"'), head["ContentLength"], head["LastModified"].isoformat()
-        )
-    return stats
+        return ObjectStat(size=head["ContentLength"], fingerprint=f"etag:{head['ETag'].strip(chr(34))}")
 
+    def put_file(self, key: str, path: str) -> None:
+        """One PutObject, or a multipart upload above the threshold; then ``path`` is removed."""
+        from boto3.s3.transfer import TransferConfig
 
-def etl1_object_etags(source: Etl1Source) -> dict[str, str]:
-    """Table name -> ETag of each ETL1 table present under an S3 source (absent tables
-    are left out), reached with the source's own storage options."""
-    stats = etl1_object_stats(source.root, S3Connection.from_storage_options(source.storage_options))
-    return {name: stat.etag for name, stat in stats.items() if stat is not None}
+        try:
+            self.client.upload_file(
+                path,
+                self.root.bucket,
+                self._key(key),
+                ExtraArgs={"ServerSideEncryption": SERVER_SIDE_ENCRYPTION},
+                Config=TransferConfig(multipart_threshold=self.multipart_threshold, use_threads=False),
+            )
+        except Exception as error:
+            raise S3UploadError(f"upload of {self.uri(key)} failed: {error}") from error
+        os.remove(path)

@@ -1,0 +1,26 @@
+"""ETL1's eleven tables as observable source assets: observing one records its file's
+fingerprint as data version, so the UI shows when ETL1 rewrote a table."""
+
+import dagster as dg
+
+from etl3_assets.defs.etl1.resources import Etl1Resource
+from etl3_assets.lib.contract import ETL1_TABLES, Etl1Table
+
+ETL1_GROUP = "etl1"
+
+
+def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
+    @dg.observable_source_asset(
+        name=table.name,
+        group_name=ETL1_GROUP,
+        description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}).",
+        metadata={"relative_path": table.relative_path},
+    )
+    def _observe(etl1: Etl1Resource) -> dg.DataVersion:
+        fingerprint = etl1.source().fingerprints([table])[table.name]
+        return dg.DataVersion(fingerprint or "missing")
+
+    return _observe
+
+
+etl1_tables = [etl1_table_asset(t) for t in ETL1_TABLES]

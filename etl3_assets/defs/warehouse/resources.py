@@ -1,0 +1,85 @@
+"""The warehouse as a Dagster resource: where months are written and how."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Optional
+
+import dagster as dg
+import polars as pl
+
+from etl3_assets.defs.s3 import Etl3S3Resource, s3_connection
+from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.hive.plan import MonthPlan, plan_month
+from etl3_assets.lib.hive.reader import scan_month
+from etl3_assets.lib.hive.writer import MonthWriteResult, WriterSettings, write_month
+from etl3_assets.lib.quality.validation import QualitySettings
+from etl3_assets.lib.settings import Settings
+from etl3_assets.lib.storage import WarehouseStorage, open_storage
+
+_DEFAULTS = Settings()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse root and how months are written into it and read back.
+
+    ``memory_limit_mb`` bounds the whole process tree of a month's write and checks
+    (plus a fixed overhead); ``max_workers`` partition-writing processes;
+    ``upload_threads`` S3 uploads in flight per process.
+    """
+
+    root: str = _DEFAULTS.warehouse_root
+    chunk_size: int = _DEFAULTS.chunk_size
+    memory_limit_mb: int = _DEFAULTS.memory_limit_mb
+    max_rows_per_file: int = _DEFAULTS.max_rows_per_file
+    max_workers: int = _DEFAULTS.max_workers
+    upload_threads: int = _DEFAULTS.upload_threads
+    s3: Optional[Etl3S3Resource] = None
+
+    def storage(self) -> WarehouseStorage:
+        return open_storage(self.root, s3_connection(self.s3), upload_threads=self.upload_threads)
+
+    def writer_settings(self) -> WriterSettings:
+        return WriterSettings(
+            chunk_size=self.chunk_size,
+            memory_limit_mb=self.memory_limit_mb,
+            max_rows_per_file=self.max_rows_per_file,
+            max_workers=self.max_workers,
+        )
+
+    def quality_settings(self) -> QualitySettings:
+        """The checks stream in the writer's chunks, within the writer's budget."""
+        return QualitySettings(chunk_rows=self.chunk_size, memory_limit_mb=self.memory_limit_mb)
+
+    def write_month(
+        self,
+        year_month: str,
+        enriched: pl.LazyFrame,
+        *,
+        log: Callable[[str], None],
+        warn: Callable[[str], None],
+    ) -> tuple[MonthWriteResult, dict[str, int]]:
+        """Replace the month in the Hive layout; the result and the storage requests sent."""
+        rows = enriched.select(pl.len()).collect().item()
+        storage = self.storage()
+        try:
+            result = write_month(
+                storage, year_month, enriched,
+                expected_rows=rows, settings=self.writer_settings(), log=log, warn=warn,
+            )
+        finally:
+            storage.close()
+        return result, dict(storage.requests)
+
+    def plan_month(self, year_month: str, enriched: pl.LazyFrame) -> MonthPlan:
+        return plan_month(enriched, self.storage(), year_month, max_rows_per_file=self.max_rows_per_file)
+
+    def scan_month(self, year_month: str) -> pl.LazyFrame:
+        """The month as written, read back through its manifest."""
+        return scan_month(self.storage(), year_month)
+
+    def committed_files(self, year_month: str) -> pl.DataFrame:
+        """Key, rows and bytes of every file of the month's committed manifest."""
+        return MonthManifest(self.storage(), year_month).committed()
+
+
