@@ -41,9 +41,9 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
     from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth
     from etl3_assets.lib.etl1.source import Etl1Source
     from etl3_assets.lib.quality.validation import QualitySettings, check_enriched_month, check_etl1_inputs
-    from etl3_assets.lib.storage.roots import Root
+    from etl3_assets.lib.storage import open_storage
 
-    source = Etl1Source(Root(etl1))
+    source = Etl1Source(open_storage(etl1))
     settings = QualitySettings(chunk_rows=chunk_rows, memory_limit_mb=memory_limit_mb)
     baseline = _peak_rss_mb()
     started = time.perf_counter()
@@ -69,10 +69,10 @@ def run_phase(phase: str, etl1: str, staged: str, month: str, chunk_rows: int, m
         import tempfile
 
         from etl3_assets.lib.hive.plan import plan_month
-        from etl3_assets.lib.storage.local import LocalStorage
+        from etl3_assets.lib.storage import open_storage
 
         with tempfile.TemporaryDirectory() as empty:
-            plan = plan_month(EnrichedMonth(source, month).lazy(), LocalStorage(empty), month, max_rows_per_file=1_000_000)
+            plan = plan_month(EnrichedMonth(source, month).lazy(), open_storage(str(empty)), month, max_rows_per_file=1_000_000)
         summary = plan.as_metadata()
         rows = plan.rows
     else:

@@ -50,8 +50,7 @@ from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth  # noqa: E4
 from etl3_assets.lib.etl1.source import Etl1Source  # noqa: E402
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_key, partition_dir_expr  # noqa: E402
 from etl3_assets.lib.hive.writer import WriterSettings, write_month  # noqa: E402
-from etl3_assets.lib.storage.local import LocalStorage  # noqa: E402
-from etl3_assets.lib.storage.roots import Root  # noqa: E402
+from etl3_assets.lib.storage import open_storage  # noqa: E402
 from etl3_assets.lib.progress import MIB, tree_rss_bytes  # noqa: E402
 
 YEAR_MONTH = "2025-08"
@@ -65,7 +64,7 @@ def run_project(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> 
     month = pl.scan_parquet(staged)
     rows = month.select(pl.len()).collect().item()
     result = write_month(
-        LocalStorage(out),
+        open_storage(str(out)),
         YEAR_MONTH,
         month,
         expected_rows=rows,
@@ -242,7 +241,7 @@ def prepare_month(workdir: Path, rows: int) -> tuple[Path, dict]:
         generate_month(etl1, rows, YEAR_MONTH)
         info["generate_s"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
-        EnrichedMonth(Etl1Source(Root(str(etl1))), YEAR_MONTH).write_parquet(str(staged), STAGING_BATCH_ROWS)
+        EnrichedMonth(Etl1Source(open_storage(str(etl1))), YEAR_MONTH).write_parquet(str(staged), STAGING_BATCH_ROWS)
         info["enrich_and_stage_s"] = round(time.perf_counter() - t, 2)
     sizes = (
         pl.scan_parquet(staged).select(partition_dir_expr()).group_by(PARTITION_DIR_COLUMN).len()

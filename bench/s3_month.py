@@ -24,16 +24,13 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
-from etl3_assets.defs.warehouse.assets import (
-    staged_enriched_month,
-    etl1_tables,
-    fact_rate_enriched,
-    fact_rate_enriched_glue_partitions,
-)
-from etl3_assets.defs.warehouse.io_managers import EnrichedStagingIOManager, PartitionedWarehouseIOManager
-from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
+from etl3_assets.defs.catalog.assets import fact_rate_enriched_glue_partitions
+from etl3_assets.defs.etl1.assets import etl1_tables
+from etl3_assets.defs.resources import build_resources
+from etl3_assets.defs.warehouse.assets import fact_rate_enriched, staged_enriched_month
+from etl3_assets.lib.settings import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback servers of the tests
-from etl3_assets_tests.s3_servers import (  # noqa: E402
+from etl3_assets_tests.support.s3_servers import (  # noqa: E402
     _stop,
     free_port,
     new_bucket,
@@ -100,22 +97,14 @@ def main() -> None:
     try:
         target = new_bucket(s3_endpoint)
         s3 = test_resource(s3_endpoint)
-        warehouse = target.uri("warehouse")
+        settings = Settings(
+            etl1_root=args.etl1_root, warehouse_root=target.uri("warehouse"),
+            max_workers=args.max_workers, memory_limit_mb=args.memory_limit_mb,
+        )
+        resources = build_resources(settings, s3=s3, glue_endpoint_url=glue_endpoint)
         assets = [*etl1_tables, staged_enriched_month, fact_rate_enriched]
-        resources = {
-            "s3": s3,
-            "etl1": Etl1Resource(root=args.etl1_root),
-            "staging_io_manager": EnrichedStagingIOManager(warehouse_root=warehouse, s3=s3),
-            "warehouse_io_manager": PartitionedWarehouseIOManager(
-                warehouse_root=warehouse, s3=s3, max_workers=args.max_workers,
-                memory_limit_mb=args.memory_limit_mb,
-            ),
-        }
         if args.glue:
             assets.append(fact_rate_enriched_glue_partitions)
-            resources["glue"] = GlueCatalogResource(
-                warehouse_root=warehouse, endpoint_url=glue_endpoint, s3=s3, max_workers=args.max_workers
-            )
         t0 = time.perf_counter()
         with PeakRss(weed.pid) as server_rss:
             result = dg.materialize(assets, partition_key=args.month, resources=resources)

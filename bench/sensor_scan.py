@@ -24,11 +24,12 @@ BENCH = Path(__file__).resolve().parent
 
 def look(root: str, cursor: str | None) -> dict:
     from etl3_assets.lib.etl1.watch import Etl1Snapshot, take_snapshot
-    from etl3_assets.defs.resources import Etl1Resource
+    from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.storage import open_storage
 
-    etl1 = Etl1Resource(root=root)
+    source = Etl1Source(open_storage(root))
     started = time.perf_counter()
-    snapshot = take_snapshot(etl1.source(), Etl1Snapshot.from_json(cursor), fingerprints=etl1.fingerprints)
+    snapshot = take_snapshot(source, Etl1Snapshot.from_json(cursor), fingerprints=source.fingerprints)
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -20,12 +20,13 @@ import hashlib
 import os
 import random
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
+from etl3_assets.lib.storage import open_storage
 from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_TABLES, FACT_RATE, YEAR_MONTH_PATTERN, Etl1Table
 
 DEFAULT_MONTHS = ("2025-07", "2025-08", "2025-09")
@@ -208,15 +209,12 @@ def write_etl1_table(root: str | os.PathLike, table_name: str, df: pl.DataFrame)
         raise ValueError(f"unknown ETL1 table {table_name!r}; expected one of {sorted(ETL1_BY_NAME)}")
     table = ETL1_BY_NAME[table_name]
     frame = conform_to_contract(table, df)
-    root_str = os.fspath(root)
-    if "://" in root_str:
-        target = f"{root_str.rstrip('/')}/{table.relative_path}"
-    else:
-        path = Path(root_str) / table.relative_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        target = str(path)
-    frame.write_parquet(target)
-    return target
+    storage = open_storage(os.fspath(root))
+    fd, local = tempfile.mkstemp(prefix=f"etl1-{table.name}-", suffix=".parquet")
+    os.close(fd)
+    frame.write_parquet(local)
+    storage.put_file(table.relative_path, local)
+    return storage.uri(table.relative_path)
 
 
 # --- Generation. ---

@@ -35,7 +35,7 @@ from etl3_assets.lib.contract import (
 from etl3_assets.lib.etl1.source import Etl1Source
 
 ADDRESS_PURPOSE_RANK = {"LOCATION": 0, "MAILING": 1}
-# Fact rows per enriched batch when a month is staged (0.6 GB peak for a 5M-row month).
+# Fact rows per enriched batch when a month is staged (memory follows it: README, Performance).
 STAGING_BATCH_ROWS = 50_000
 
 
@@ -147,7 +147,7 @@ class EnrichedMonth:
     """A month of the enriched fact that can be produced in bounded batches.
 
     polars' streaming engine holds several times the month's fact in memory when the
-    whole join plan runs in it (measured: 5 GB for a 5M-row month), so ``batches``
+    whole join plan runs in it (bench/measured/design-measurements.md), so ``batches``
     streams the fact itself in slices and joins each slice eagerly against the
     in-memory dimensions: memory follows ``batch_rows``, not the month.
     """

@@ -11,9 +11,8 @@ The month arrives as a lazy frame and is never collected whole:
    ``max_rows_per_file``);
 3. *commit*: the month manifest is replaced and the month's stale objects deleted.
 
-The cost of a real month is per file (hundreds of thousands of partitions of ~10 rows,
-~2 ms of parquet encoding each), so phase 2 runs in processes: measured on 2 cores they
-beat threads, which contend for the GIL between the many small encodes. Memory is
+The cost of a real month is per file (hundreds of thousands of partitions of a few dozen
+rows, each one parquet encode), so phase 2 runs in processes: they beat threads, which contend for the GIL between the many small encodes. Memory is
 bounded by the bucket size, chosen from ``memory_limit_mb``: each worker holds one bucket
 (about ``BYTES_PER_ROW_IN_MEMORY`` per row while read, sorted and sliced).
 """
@@ -203,14 +202,12 @@ def spill_buckets(
 
     The month is pulled ``chunk_rows`` at a time by slicing the lazy frame, which on a
     parquet scan (what the staging IO manager hands over) reads only the row groups of
-    that slice. Measured on a 2M-row month: a streaming ``sink_parquet`` of the same
-    scan, even partitioned by bucket, holds 1.1-2.6 GB, the slices ~0.5 GB.
+    that slice; a streaming ``sink_parquet`` of the same scan, even partitioned by
+    bucket, holds several times more (bench/measured/design-measurements.md).
 
     Each bucket is an Arrow IPC stream (lz4) getting one record batch per chunk: a stream
     writer keeps nothing per batch. Parquet writers keep every row group's metadata until
-    closed, which on a 10M-row month (112 buckets x 112 chunks x 63 columns) grew the
-    process by ~600 MB and took 80 s; as IPC streams the same spill took 40 s at a flat
-    ~0.5 GB.
+    closed, which grows with buckets x chunks x columns; a stream's memory stays flat.
     """
     bucket = (pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets).alias(BUCKET_COLUMN)
     rows = enriched.with_columns(partition_dir_expr()).select(PARTITION_DIR_COLUMN, *FILE_COLUMNS)
@@ -267,8 +264,8 @@ def _spill(
     enriched: pl.LazyFrame, scratch: Path, n_buckets: int, settings: WriterSettings, progress: WriteProgress
 ) -> list[Path]:
     """Phase 1, in a spawned process whenever a pool of writers follows. polars' allocator
-    keeps freed memory for about 10 s (measured: 600 MB at the end of a 20M-row spill,
-    gone 10 s later); in-process, that would overlap the first buckets being written."""
+    keeps freed memory for several seconds (bench/measured/design-measurements.md); in
+    process, that would overlap the first buckets being written."""
     chunk_rows = settings.spill_chunk_rows()
     if n_buckets <= 1 or settings.max_workers <= 1:
         return spill_buckets(

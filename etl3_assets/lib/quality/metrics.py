@@ -26,7 +26,7 @@ def column_metrics(enriched: pl.LazyFrame) -> dict[str, float | int | dict]:
 
     Three kinds of streaming query, kept apart: polars runs a select in memory as soon
     as one expression cannot stream, and a median or a distinct count next to 70 null
-    counts would load the whole month (measured: 4.9 GB for 5M rows, 0.5 GB apart).
+    counts would load the whole month (bench/measured/design-measurements.md).
     """
     rule_checks = dict.fromkeys(r.check for r in ENRICHED_VALUE_RULES)
     counts = _streamed(
