@@ -369,3 +369,13 @@ def assert_same_rows(
             problems.append(f"column {c!r} differs in {bad.len()} rows: {examples}")
     if problems:
         raise AssertionError("\n".join(problems))
+
+
+def assert_same_query_rows(actual: list[tuple], expected: list[tuple], what: str = "") -> None:
+    """Two query results hold the same rows in any order; floats are compared to 9
+    decimal places (an aggregate's sum order differs between the two routes)."""
+
+    def normal(rows: list[tuple]) -> list[str]:
+        return sorted(repr(tuple(round(v, 9) if isinstance(v, float) else v for v in row)) for row in rows)
+
+    assert normal(actual) == normal(expected), what
