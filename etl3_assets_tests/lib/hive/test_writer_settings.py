@@ -27,9 +27,9 @@ def test_buckets_follow_the_budget_per_worker():
 
 
 def test_a_tiny_budget_still_makes_progress():
-    settings = WriterSettings(max_workers=2, memory_limit_mb=1, chunk_size=10_000)
-    assert settings.spill_chunk_rows() == MIN_ROWS_PER_CHUNK
-    assert settings.bucket_count(10 * MIN_ROWS_PER_CHUNK) == 10
+    settings = WriterSettings(max_workers=2, memory_limit_mb=1, chunk_size=10)
+    assert settings.spill_chunk_rows() == MIN_ROWS_PER_CHUNK, "never a slice below the floor"
+    assert settings.bucket_count(10 * MIN_ROWS_PER_CHUNK) == 10, "buckets of the floor's size when the budget holds less"
 
 
 def test_spill_slices_are_the_chunk_size_capped_by_half_the_budget():
