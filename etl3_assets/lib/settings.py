@@ -15,6 +15,12 @@ DEFAULTS = {
     "MEMORY_LIMIT_MB": "1024",
     "MAX_ROWS_PER_FILE": "1000000",
     "MAX_WORKERS": str(os.cpu_count() or 2),
+    # one writer per month (lib/storage/lock.py): a holder renews its lease every quarter
+    # lease; a holder that died stops blocking the month one lease after its last renewal
+    "MONTH_LOCK_LEASE_SECONDS": "120",
+    # how long a run waits for another run's lease on the same month before it fails
+    # naming that run; 0 fails at once
+    "MONTH_LOCK_WAIT_SECONDS": "600",
 }
 
 
@@ -26,3 +32,11 @@ def env_setting(name: str) -> str | dg.EnvVar:
 
 def env_int_setting(name: str) -> int | dg.EnvVar:
     return dg.EnvVar.int(name) if os.getenv(name) else int(DEFAULTS[name])
+
+
+def month_lock_settings() -> tuple[float, float]:
+    """(lease, wait) seconds of the month lock, read when a lock is taken, so each process
+    (a CLI run, a Dagster step) follows its own environment."""
+    return tuple(
+        float(os.getenv(name) or DEFAULTS[name]) for name in ("MONTH_LOCK_LEASE_SECONDS", "MONTH_LOCK_WAIT_SECONDS")
+    )
