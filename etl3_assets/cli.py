@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from etl3_assets.lib.settings import DEFAULTS
+from etl3_assets.lib.settings import DEFAULTS, root_setting
+from etl3_assets.lib.storage.roots import Root, RootError
 
 
 def _dagster_instance():
@@ -59,29 +60,46 @@ def _print_summaries(summaries: list[dict]) -> None:
     print("  ".join(f"{c:>12}" for c in cols))
     for s in summaries:
         print("  ".join(f"{s.get(c, ''):>12}" for c in cols))
+    for s in summaries:
+        print(f"wrote {s['month']} to {s.get('written_to', '?')} ({s.get('files', '?')} files)")
+
+
+def _check_roots() -> None:
+    """Refuse a mistyped ETL1_ROOT or WAREHOUSE_ROOT before anything (Dagster's instance
+    folder included) is created."""
+    root_setting("ETL1_ROOT")
+    root_setting("WAREHOUSE_ROOT")
+
+
+def _flag_root(args: argparse.Namespace, variable: str) -> Root:
+    """``--root`` when given, else the variable's root."""
+    return root_setting(variable) if args.root is None else Root.parse(args.root, "--root")
 
 
 def cmd_sample_data(args: argparse.Namespace) -> None:
     from etl3_assets.devtools.sample_data import generate_sample_etl1
 
+    root = _flag_root(args, "ETL1_ROOT")
+    if root.is_s3:
+        raise SystemExit(f"sample-data writes a local folder; got --root {root.uri!r}")
     counts = generate_sample_etl1(
-        args.root, months=args.months.split(","), rows_per_month=args.rows_per_month, seed=args.seed
+        root.uri, months=args.months.split(","), rows_per_month=args.rows_per_month, seed=args.seed
     )
     for table, n in counts.items():
         print(f"{table:32} {n:>8} rows")
+    print(f"wrote sample ETL1 data to {Path(root.uri).absolute()}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from etl3_assets.lib.etl1.source import Etl1Source, fact_months
     from etl3_assets.devtools.sample_data import generate_sample_etl1
-    from etl3_assets.lib.storage.roots import Root
-
+    _check_roots()
     etl1_root = os.environ.setdefault("ETL1_ROOT", DEFAULTS["ETL1_ROOT"])
     warehouse = os.environ.setdefault("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"])
     if not Path(etl1_root, "gold", "fact_rate.parquet").exists():
         print(f"generating sample ETL1 data in {etl1_root}/")
         generate_sample_etl1(etl1_root)
-    months = sorted(fact_months(Etl1Source(Root(etl1_root))))
+    months = sorted(fact_months(Etl1Source(root_setting("ETL1_ROOT"))))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
     _apply_writer_flags(args)
     _print_summaries(_materialize_months(months))
@@ -94,6 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_materialize(args: argparse.Namespace) -> None:
+    _check_roots()
     _apply_writer_flags(args)
     _print_summaries(_materialize_months(args.partition))
 
@@ -101,15 +120,15 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
     from etl3_assets.lib.storage.bucket_setup import setup_bucket
     from etl3_assets.lib.storage.s3 import S3Connection
-    from etl3_assets.lib.storage.roots import Root
 
-    root = Root(args.root)
+    root = _flag_root(args, "WAREHOUSE_ROOT")
     if not root.is_s3:
-        raise SystemExit(f"setup-bucket needs an s3://bucket/prefix root, got {args.root!r}")
+        raise SystemExit(f"setup-bucket needs an s3://bucket/prefix root, got {root.uri!r}")
     client = S3Connection(region_name=args.region).client("s3")
     results = setup_bucket(client, root, check_only=args.check)
     for r in results:
         print(f"{r.setting:22} {r.status:12} {r.detail}")
+    print(f"{'checked' if args.check else 'set up'} bucket {root.bucket} for {root.uri}")
     bad = {"differs"} | (set() if args.allow_unsupported else {"unsupported"})
     if any(r.status in bad for r in results):
         raise SystemExit(1)
@@ -146,6 +165,7 @@ def _print_run(month: str, result) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> None:
     """The input checks and the checks of the month in the warehouse; exit 1 on an error."""
+    _check_roots()
     ok = [_print_run(month, _run_month_job("validate_month", month)) for month in args.partition]
     if not all(ok):
         raise SystemExit(1)
@@ -153,6 +173,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 def cmd_dry_run(args: argparse.Namespace) -> None:
     """The input checks, then what materializing the month would write."""
+    _check_roots()
     ok = True
     for month in args.partition:
         result = _run_month_job("dry_run_month", month)
@@ -177,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample-data", help="write contract-conformant sample ETL1 data")
-    p.add_argument("--root", default=os.getenv("ETL1_ROOT", DEFAULTS["ETL1_ROOT"]))
+    p.add_argument("--root", default=None, help="local folder (default: ETL1_ROOT, else data/etl1)")
     p.add_argument("--months", default="2025-07,2025-08,2025-09")
     p.add_argument("--rows-per-month", type=int, default=400)
     p.add_argument("--seed", type=int, default=7)
@@ -204,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "setup-bucket",
         help="create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle",
     )
-    p.add_argument("--root", default=os.getenv("WAREHOUSE_ROOT", DEFAULTS["WAREHOUSE_ROOT"]), help="s3://bucket/prefix")
+    p.add_argument("--root", default=None, help="s3://bucket/prefix (default: WAREHOUSE_ROOT)")
     p.add_argument("--region", default=os.getenv("S3_REGION"))
     p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
     p.add_argument(
@@ -216,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except RootError as error:  # the message says all: no traceback
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 

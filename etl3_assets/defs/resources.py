@@ -51,8 +51,11 @@ class Etl1Resource(dg.ConfigurableResource):
     root: str = "data/etl1"
     s3: Optional[Etl3S3Resource] = None
 
+    def parsed_root(self) -> Root:
+        return Root.parse(self.root, "etl1 root")
+
     def source(self) -> Etl1Source:
-        root = Root(self.root)
+        root = self.parsed_root()
         if root.is_s3:
             return Etl1Source(root, s3_connection(self.s3).polars_storage_options())
         return Etl1Source(root)
@@ -65,7 +68,7 @@ class Etl1Resource(dg.ConfigurableResource):
 
     def fingerprints(self, tables: Sequence[Etl1Table] = ETL1_TABLES) -> dict[str, str | None]:
         """Table name -> fingerprint, for several tables at once (one S3 client for all)."""
-        root = Root(self.root)
+        root = self.parsed_root()
         if not root.is_s3:
             source = self.source()
             return {t.name: table_fingerprint(source, t) for t in tables}
@@ -88,18 +91,24 @@ class GlueCatalogResource(dg.ConfigurableResource):
     max_workers: int = 4
     s3: Optional[Etl3S3Resource] = None
 
+    def parsed_root(self) -> Root:
+        return Root.parse(self.warehouse_root, "glue warehouse_root")
+
     @property
     def enabled(self) -> bool:
-        return Root(self.warehouse_root).is_s3
+        return self.parsed_root().is_s3
 
     def client(self):
         connection = s3_connection(self.s3).with_pool(self.max_workers + 2)
         return connection.client("glue", endpoint_url=self.endpoint_url)
 
+    def storage(self) -> S3Storage:
+        return S3Storage(self.parsed_root(), s3_connection(self.s3))
+
     def register_month(self, year_month: str, log=lambda _msg: None) -> CatalogResult:
         """Make the month's Glue partitions exactly those of its committed manifest."""
-        root = Root(self.warehouse_root)
-        storage = S3Storage(root, s3_connection(self.s3))
+        root = self.parsed_root()
+        storage = self.storage()
         keys = MonthManifest(storage, year_month).committed()["key"].to_list()
         if not keys:
             raise ValueError(

@@ -6,6 +6,8 @@ import os
 
 import dagster as dg
 
+from etl3_assets.lib.storage.roots import Root
+
 DEFAULTS = {
     "ETL1_ROOT": "data/etl1",
     # the seed's S3_BUCKET: the warehouse at the bucket's root unless WAREHOUSE_ROOT is set
@@ -28,6 +30,18 @@ def env_setting(name: str) -> str | dg.EnvVar:
     """An ``EnvVar`` when the variable is set (so the UI shows where the value came
     from), else the documented default."""
     return dg.EnvVar(name) if os.getenv(name) else DEFAULTS[name]
+
+
+def root_setting(name: str) -> Root:
+    """The root in variable ``name`` (``ETL1_ROOT``, ``WAREHOUSE_ROOT``) or its default,
+    parsed: a mistyped root raises ``RootError`` naming the variable before anything runs."""
+    return Root.parse(os.getenv(name) or DEFAULTS[name], name)
+
+
+def env_root_setting(name: str) -> str | dg.EnvVar:
+    """``env_setting`` for a root, refused at load time when it is not a valid root."""
+    root_setting(name)
+    return env_setting(name)
 
 
 def env_int_setting(name: str) -> int | dg.EnvVar:

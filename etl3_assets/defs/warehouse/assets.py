@@ -11,6 +11,7 @@ from etl3_assets.lib.enrich import EnrichedMonth
 from etl3_assets.defs.warehouse.io_managers import PartitionedWarehouseIOManager, warehouse_storage
 from etl3_assets.defs.warehouse.modes import DRY_RUN, MATERIALIZE, MonthRunConfig
 from etl3_assets.lib.hive.plan import plan_month
+from etl3_assets.lib.storage.lock import month_lock
 from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs, quality_settings
 from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
 
@@ -130,7 +131,8 @@ def fact_rate_enriched_glue_partitions(context: dg.AssetExecutionContext, glue: 
     if not glue.enabled:
         context.log.info(f"skipped: the warehouse {glue.warehouse_root!r} is not on S3, so there is no Glue catalog")
         return
-    result = glue.register_month(year_month, log=context.log.info)
+    with month_lock(glue.storage(), context.asset_key.path[-1], year_month, run_id=context.run_id, log=context.log.info):
+        result = glue.register_month(year_month, log=context.log.info)
     yield dg.MaterializeResult(
         metadata={
             "glue_table": f"{glue.database}.{glue.table}",

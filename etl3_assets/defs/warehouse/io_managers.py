@@ -7,16 +7,25 @@ from typing import Optional
 import dagster as dg
 import polars as pl
 
+from etl3_assets.lib.contract import WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.enrich import STAGING_BATCH_ROWS, EnrichedMonth
 from etl3_assets.lib.hive.writer import WriterSettings, write_month
 from etl3_assets.lib.quality.metrics import month_quality_metadata
 from etl3_assets.defs.resources import UPLOAD_THREADS, Etl3S3Resource, s3_connection
 from etl3_assets.lib.storage.s3 import S3Storage
 from etl3_assets.lib.storage.local import LocalStorage, WarehouseStorage
+from etl3_assets.lib.storage.lock import month_lock
 from etl3_assets.lib.storage.roots import Root
 from etl3_assets.lib.hive.reader import scan_month
 
 STAGING_PREFIX = "_etl3/staging"
+STAGED_ASSET = "enriched_fact_rate"
+
+
+def staged_key(asset: str, year_month: str, run_id: str) -> str:
+    """One staged file per run: two runs of a month never read each other's staging
+    (the month lock serializes each step, not a run's staging and its write)."""
+    return f"{STAGING_PREFIX}/{asset}/{year_month}/{run_id}.parquet"
 
 
 def warehouse_storage(
@@ -25,10 +34,11 @@ def warehouse_storage(
     """Local folder or ``s3://bucket/prefix``. On S3, each writing process uploads with
     ``max(max_workers, s3.upload_threads)`` threads (uploads wait on the network, so
     they need more threads than encoding needs processes)."""
-    if Root(root).is_s3:
+    parsed = Root.parse(root, "warehouse_root")
+    if parsed.is_s3:
         threads = max(max_workers, s3.upload_threads if s3 is not None else UPLOAD_THREADS)
-        return S3Storage(Root(root), s3_connection(s3), max_workers=threads)
-    return LocalStorage(root)
+        return S3Storage(parsed, s3_connection(s3), max_workers=threads)
+    return LocalStorage(parsed.uri)
 
 
 def _storage_options(root: str, s3: Optional[Etl3S3Resource]) -> dict | None:
@@ -48,13 +58,15 @@ class EnrichedStagingIOManager(dg.ConfigurableIOManager):
 
     def _path(self, context: dg.OutputContext | dg.InputContext) -> str:
         name = context.asset_key.path[-1]
-        return Root(self.warehouse_root).join(
-            f"{STAGING_PREFIX}/{name}/{context.asset_partition_key}.parquet"
-        )
+        # an input's upstream output names the run that staged it (the parent run when
+        # a step is re-executed)
+        output = context if isinstance(context, dg.OutputContext) else context.upstream_output
+        return Root.parse(self.warehouse_root, "warehouse_root").join(staged_key(name, context.asset_partition_key, output.run_id))
 
     def handle_output(self, context: dg.OutputContext, obj: EnrichedMonth) -> None:
         path = self._path(context)
-        with tempfile.TemporaryDirectory(prefix="etl3-staging-") as tmp:
+        storage = warehouse_storage(self.warehouse_root, self.s3)
+        with month_lock(storage, context.asset_key.path[-1], context.asset_partition_key, run_id=context.run_id, log=context.log.info), tempfile.TemporaryDirectory(prefix="etl3-staging-") as tmp:
             local = path if not Root(path).is_s3 else os.path.join(tmp, "month.parquet")
             os.makedirs(os.path.dirname(local), exist_ok=True)
             rows = obj.write_parquet(local, self.batch_rows)
@@ -88,9 +100,13 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame) -> None:
+        storage = warehouse_storage(self.warehouse_root, self.s3, self.max_workers)
+        with month_lock(storage, context.asset_key.path[-1], context.asset_partition_key, run_id=context.run_id, log=context.log.info):
+            self._write(context, obj, storage)
+
+    def _write(self, context: dg.OutputContext, obj: pl.LazyFrame, storage: WarehouseStorage) -> None:
         year_month = context.asset_partition_key
         rows = obj.select(pl.len()).collect().item()
-        storage = warehouse_storage(self.warehouse_root, self.s3, self.max_workers)
         try:
             result = write_month(
                 storage,
@@ -116,6 +132,7 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
                 "bytes": result.bytes,
                 "stale_files_deleted": result.stale_deleted,
                 "warehouse_root": self.warehouse_root,
+                "written_to": storage.uri(WAREHOUSE_DATA_PREFIX),
                 **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
                 **result.metrics(),
             }
@@ -123,6 +140,9 @@ class PartitionedWarehouseIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(
             month_quality_metadata(obj, warehouse_storage(self.warehouse_root, self.s3), year_month)
         )
+        # this run's staged month is written: nothing reads it any more
+        storage.delete([staged_key(STAGED_ASSET, year_month, context.run_id)])
+        context.log.info(f"wrote {year_month} to {storage.uri(WAREHOUSE_DATA_PREFIX)} ({result.files} files)")
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         """The month as written, read back through its manifest (for the month's checks)."""
