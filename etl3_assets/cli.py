@@ -9,6 +9,7 @@ from pathlib import Path
 
 from etl3_assets.lib.contract import STAGED_ASSET, WAREHOUSE_ASSET
 from etl3_assets.lib.settings import Settings
+from etl3_assets.lib.storage.roots import Root, RootError
 
 
 def _dagster_instance():
@@ -60,16 +61,31 @@ def _print_summaries(summaries: list[dict]) -> None:
     print("  ".join(f"{c:>12}" for c in cols))
     for s in summaries:
         print("  ".join(f"{s.get(c, ''):>12}" for c in cols))
+    for s in summaries:
+        print(f"wrote {s['month']} to {s.get('written_to', '?')} ({s.get('files', '?')} files)")
+
+
+def _check_roots() -> Settings:
+    """The environment's settings, refusing a mistyped ETL1_ROOT or WAREHOUSE_ROOT
+    before anything (Dagster's instance folder included) is created."""
+    return Settings.from_env()
+
+
+def _flag_root(args: argparse.Namespace, default: str) -> Root:
+    """``--root`` when given, else the setting's root."""
+    return Root.parse(default, "root") if args.root is None else Root.parse(args.root, "--root")
 
 
 def cmd_sample_data(args: argparse.Namespace) -> None:
     from etl3_assets.devtools.sample_data import generate_sample_etl1
 
+    root = _flag_root(args, _check_roots().etl1_root)
     counts = generate_sample_etl1(
-        args.root, months=args.months.split(","), rows_per_month=args.rows_per_month, seed=args.seed
+        root.uri, months=args.months.split(","), rows_per_month=args.rows_per_month, seed=args.seed
     )
     for table, n in counts.items():
         print(f"{table:32} {n:>8} rows")
+    print(f"wrote sample ETL1 data to {root.uri if root.is_s3 else Path(root.uri).absolute()}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -79,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     from etl3_assets.lib.contract import FACT_RATE
 
-    settings = Settings.from_env()
+    settings = _check_roots()
     etl1_root, warehouse = settings.etl1_root, settings.warehouse_root
     source = Etl1Source(open_storage(etl1_root))
     if not source.exists(FACT_RATE):
@@ -98,6 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_materialize(args: argparse.Namespace) -> None:
+    _check_roots()
     _apply_writer_flags(args)
     _print_summaries(_materialize_months(args.partition))
 
@@ -105,15 +122,15 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
     from etl3_assets.lib.storage.bucket_setup import setup_bucket
     from etl3_assets.lib.storage.s3 import S3Connection
-    from etl3_assets.lib.storage.roots import Root
-
-    client = S3Connection(region_name=args.region).client("s3")
+    root = _flag_root(args, _check_roots().warehouse_root)
+    client = S3Connection(region_name=args.region or _check_roots().s3_region).client("s3")
     try:
-        results = setup_bucket(client, Root(args.root), check_only=args.check)
+        results = setup_bucket(client, root, check_only=args.check)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     for r in results:
         print(f"{r.setting:22} {r.status:12} {r.detail}")
+    print(f"{'checked' if args.check else 'set up'} bucket {root.bucket} for {root.uri}")
     bad = {"differs"} | (set() if args.allow_unsupported else {"unsupported"})
     if any(r.status in bad for r in results):
         raise SystemExit(1)
@@ -150,6 +167,7 @@ def _print_run(month: str, result) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> None:
     """The input checks and the checks of the month in the warehouse; exit 1 on an error."""
+    _check_roots()
     ok = [_print_run(month, _run_month_job("validate_month", month)) for month in args.partition]
     if not all(ok):
         raise SystemExit(1)
@@ -157,6 +175,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 def cmd_dry_run(args: argparse.Namespace) -> None:
     """The input checks, then what materializing the month would write."""
+    _check_roots()
     ok = True
     for month in args.partition:
         result = _run_month_job("dry_run_month", month)
@@ -181,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample-data", help="write contract-conformant sample ETL1 data")
-    p.add_argument("--root", default=Settings.from_env().etl1_root)
+    p.add_argument("--root", default=None, help="local folder or s3://bucket/prefix (default: ETL1_ROOT, else data/etl1)")
     p.add_argument("--months", default="2025-07,2025-08,2025-09")
     p.add_argument("--rows-per-month", type=int, default=400)
     p.add_argument("--seed", type=int, default=7)
@@ -208,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         "setup-bucket",
         help="create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle",
     )
-    p.add_argument("--root", default=Settings.from_env().warehouse_root, help="s3://bucket/prefix")
-    p.add_argument("--region", default=Settings.from_env().s3_region)
+    p.add_argument("--root", default=None, help="s3://bucket/prefix (default: WAREHOUSE_ROOT)")
+    p.add_argument("--region", default=None, help="AWS region (default: S3_REGION, else boto3's resolution)")
     p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
     p.add_argument(
         "--allow-unsupported", action="store_true", help="do not fail on settings the endpoint does not implement"
@@ -220,7 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except RootError as error:  # the message says all: no traceback
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -25,6 +25,8 @@ def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None,
         max_rows_per_file=settings.max_rows_per_file,
         max_workers=settings.max_workers,
         upload_threads=settings.upload_threads,
+        lock_lease_seconds=settings.month_lock_lease_seconds,
+        lock_wait_seconds=settings.month_lock_wait_seconds,
         s3=s3,
     )
     return {

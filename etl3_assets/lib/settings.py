@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from typing import Any
 
+from etl3_assets.lib.storage.roots import Root
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -43,13 +45,17 @@ class Settings:
     first_month: str = "2024-01"
     sensor_interval_seconds: int = 60
     executor: str = "multiprocess"
+    month_lock_lease_seconds: float = 120.0
+    month_lock_wait_seconds: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by every variable that is set and not empty.
 
         ``S3_BUCKET`` (the seed's name) puts the warehouse at the bucket's root when
-        ``WAREHOUSE_ROOT`` is not set; ``MAX_WORKERS`` defaults to the CPU count.
+        ``WAREHOUSE_ROOT`` is not set; ``MAX_WORKERS`` defaults to the CPU count. A root
+        that is not ``s3://bucket[/prefix]`` nor a plain folder path raises ``RootError``
+        naming its variable, before anything runs.
         """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -62,7 +68,10 @@ class Settings:
                     values[variable.field] = variable.parse(raw)
                 except ValueError as error:
                     raise ValueError(f"{variable.name}={raw!r}: {error}") from None
-        return cls(**values)
+        settings = cls(**values)
+        Root.parse(settings.etl1_root, "ETL1_ROOT")
+        Root.parse(settings.warehouse_root, "WAREHOUSE_ROOT" if environ.get("WAREHOUSE_ROOT") else "S3_BUCKET")
+        return settings
 
     def with_values(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -70,6 +79,13 @@ class Settings:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("expected seconds, 0 or more")
+    return value
 
 
 def _positive_int(raw: str) -> int:
@@ -94,6 +110,14 @@ VARIABLES: tuple[Variable, ...] = (
         "ETL3_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", _positive_int, "seconds between ETL1 sensor ticks"
     ),
     Variable("ETL3_EXECUTOR", "executor", str, "where steps run: multiprocess, in_process or k8s"),
+    Variable(
+        "MONTH_LOCK_LEASE_SECONDS", "month_lock_lease_seconds", _seconds,
+        "lease of a month's writer; a killed writer blocks the month this long at most",
+    ),
+    Variable(
+        "MONTH_LOCK_WAIT_SECONDS", "month_lock_wait_seconds", _seconds,
+        "how long a run waits for another run writing the same month; 0 fails at once",
+    ),
 )
 
 

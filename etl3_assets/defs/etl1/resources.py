@@ -21,7 +21,7 @@ class Etl1Resource(dg.ConfigurableResource):
     s3: Optional[Etl3S3Resource] = None
 
     def source(self) -> Etl1Source:
-        return Etl1Source(open_storage(self.root, s3_connection(self.s3)))
+        return Etl1Source(open_storage(self.root, s3_connection(self.s3), setting="etl1 root"))
 
     def fingerprints(self) -> dict[str, str | None]:
         """Table name -> fingerprint of its file (local: size and mtime; S3: its ETag);

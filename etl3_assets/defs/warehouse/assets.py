@@ -9,7 +9,7 @@ from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, monthly_partition
 from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs
 from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig
 from etl3_assets.defs.warehouse.resources import WarehouseResource
-from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, STAGED_ASSET, WAREHOUSE_ASSET
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, STAGED_ASSET, WAREHOUSE_ASSET, WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.enrich import EnrichedMonth
 from etl3_assets.lib.quality.metrics import month_quality_metrics
 
@@ -79,9 +79,10 @@ def fact_rate_enriched(
     """The month in the Hive-partitioned warehouse (CONTRACT section 3): the month's files
     are replaced exactly, then its quality metrics are computed from what was written."""
     year_month = context.partition_key
-    result, requests = warehouse.write_month(
-        year_month, staged, log=context.log.info, warn=context.log.warning
-    )
+    with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run_id, log=context.log.info):
+        result, requests = warehouse.write_month(year_month, staged, log=context.log.info, warn=context.log.warning)
+    written_to = warehouse.storage().uri(WAREHOUSE_DATA_PREFIX)
+    context.log.info(f"wrote {year_month} to {written_to} ({result.files} files)")
     quality = month_quality_metrics(staged, warehouse.committed_files(year_month))
     return dg.MaterializeResult(
         metadata={
@@ -91,6 +92,7 @@ def fact_rate_enriched(
             "bytes": result.bytes,
             "stale_files_deleted": result.stale_deleted,
             "warehouse_root": warehouse.root,
+            "written_to": written_to,
             **({"storage_requests": dg.MetadataValue.json(requests)} if requests else {}),
             **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
             **result.metrics(),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Optional
 
 import dagster as dg
@@ -16,6 +17,7 @@ from etl3_assets.lib.hive.writer import MonthWriteResult, WriterSettings, write_
 from etl3_assets.lib.quality.validation import QualitySettings
 from etl3_assets.lib.settings import Settings
 from etl3_assets.lib.storage import WarehouseStorage, open_storage
+from etl3_assets.lib.storage.lock import month_lock
 
 _DEFAULTS = Settings()
 
@@ -34,10 +36,24 @@ class WarehouseResource(dg.ConfigurableResource):
     max_rows_per_file: int = _DEFAULTS.max_rows_per_file
     max_workers: int = _DEFAULTS.max_workers
     upload_threads: int = _DEFAULTS.upload_threads
+    lock_lease_seconds: float = _DEFAULTS.month_lock_lease_seconds
+    lock_wait_seconds: float = _DEFAULTS.month_lock_wait_seconds
     s3: Optional[Etl3S3Resource] = None
 
     def storage(self) -> WarehouseStorage:
-        return open_storage(self.root, s3_connection(self.s3), upload_threads=self.upload_threads)
+        return open_storage(
+            self.root, s3_connection(self.s3), upload_threads=self.upload_threads, setting="warehouse root"
+        )
+
+    @contextlib.contextmanager
+    def month_lock(self, output: str, year_month: str, *, run_id: str, log: Callable[[str], None]) -> Iterator[None]:
+        """Hold ``output``'s month for the block: one writer per month, whatever started
+        the run (lib/storage/lock.py)."""
+        with month_lock(
+            self.storage(), output, year_month, run_id=run_id, log=log,
+            lease_seconds=self.lock_lease_seconds, wait_seconds=self.lock_wait_seconds,
+        ):
+            yield
 
     def writer_settings(self) -> WriterSettings:
         return WriterSettings(
