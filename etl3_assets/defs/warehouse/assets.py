@@ -11,7 +11,12 @@ from etl3_assets.lib.enrich import EnrichedMonth
 from etl3_assets.defs.warehouse.io_managers import PartitionedWarehouseIOManager, warehouse_storage
 from etl3_assets.defs.warehouse.modes import DRY_RUN, MATERIALIZE, MonthRunConfig
 from etl3_assets.lib.hive.plan import plan_month
-from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs, quality_settings
+from etl3_assets.defs.warehouse.checks import (
+    etl1_input_check_specs,
+    guard_etl1_inputs,
+    quality_settings,
+    warehouse_key_prefix,
+)
 from etl3_assets.defs.resources import Etl1Resource, GlueCatalogResource
 
 ETL1_GROUP = "etl1"
@@ -76,7 +81,10 @@ def enriched_fact_rate(
     """
     year_month = context.partition_key
     source = etl1.source()
-    yield from guard_etl1_inputs(context, source, quality_settings(warehouse_io_manager))
+    yield from guard_etl1_inputs(
+        context, source, quality_settings(warehouse_io_manager),
+        key_prefix=warehouse_key_prefix(warehouse_io_manager.warehouse_root),
+    )
     rows = (
         source.scan(FACT_RATE).filter(pl.col("year_month") == year_month).select(pl.len()).collect().item()
     )

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
+from etl3_assets.lib.storage.roots import Root
 from etl3_assets.lib.quality.schemas import (
     COORDINATES_CHECK,
     ETL1_KEYS_CHECK,
@@ -37,8 +38,9 @@ from etl3_assets.lib.quality.validation import (
 )
 
 CHECK_DESCRIPTIONS = {
-    ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns and dtypes; "
-    "year_month is YYYY-MM (whole fact table), every npi has ten digits.",
+    ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns, stored in a lossless"
+    " form of their dtypes; year_month is YYYY-MM (whole fact table), every npi has ten digits;"
+    " every partition folder of the month fits 255 bytes and every object key 1,024.",
     ETL1_KEYS_CHECK: "Every dimension key is non-null and unique; fact_uid is unique within the month.",
     WAREHOUSE_SCHEMA_CHECK: "The month read back from the warehouse has rows, and the enriched fact's"
     " columns and dtypes.",
@@ -73,6 +75,8 @@ def check_result(
         "failing_rows": outcome.failing_rows,
         "failing_share": round(outcome.failing_share, 6),
     }
+    if outcome.ignored_columns:
+        metadata["ignored_columns"] = dg.MetadataValue.json(outcome.ignored_columns)
     if outcome.findings:
         lines = ["| where | problem | failing rows |", "|---|---|---|"]
         lines += [
@@ -99,11 +103,18 @@ def _jsonable(rows: list[dict]) -> list[dict]:
     return [{k: v if isinstance(v, (int, float, bool, type(None))) else str(v) for k, v in r.items()} for r in rows]
 
 
+def warehouse_key_prefix(warehouse_root: str) -> str:
+    """The warehouse's key prefix inside its bucket (empty for a local folder): part of
+    every object key, so part of S3's 1,024-byte limit."""
+    root = Root(warehouse_root)
+    return root.prefix if root.is_s3 else ""
+
+
 def guard_etl1_inputs(
-    context: dg.AssetExecutionContext, source: Etl1Source, settings: QualitySettings
+    context: dg.AssetExecutionContext, source: Etl1Source, settings: QualitySettings, key_prefix: str = ""
 ) -> Iterator[dg.AssetCheckResult]:
     """Yield the input checks' results; raise if one fails, so nothing is staged or written."""
-    outcomes = check_etl1_inputs(source, context.partition_key, settings)
+    outcomes = check_etl1_inputs(source, context.partition_key, settings, key_prefix)
     for outcome in outcomes.values():
         yield check_result(outcome, context.asset_key, dg.AssetCheckSeverity.ERROR)
     failed = [o.summary() for o in outcomes.values() if not o.passed]
