@@ -117,7 +117,10 @@ def guard_etl1_inputs(
     outcomes = check_etl1_inputs(source, context.partition_key, settings, key_prefix)
     for outcome in outcomes.values():
         yield check_result(outcome, context.asset_key, dg.AssetCheckSeverity.ERROR)
-    failed = [o.summary() for o in outcomes.values() if not o.passed]
+    # a check that was only "not evaluated" because of another's failure adds nothing
+    failed = [
+        o.summary() for o in outcomes.values() if not o.passed and not all(f.not_evaluated for f in o.findings)
+    ]
     if failed:
         raise Etl1InputError("; ".join(failed))
 

@@ -76,6 +76,7 @@ class Finding:
     failing_rows: int = 0
     rows: int = 0
     examples: list[dict] = field(default_factory=list)
+    not_evaluated: bool = False  # the rule could not be judged because another check failed
 
     @property
     def message(self) -> str:
@@ -359,7 +360,9 @@ def check_etl1_inputs(
             missing.append(table)
             problem = f"table is missing: expected {source.path(table)}"
             schema_check.findings.append(Finding(subject, None, problem))
-            keys_check.findings.append(Finding(subject, ", ".join(table.key), f"not evaluated: {problem}"))
+            keys_check.findings.append(
+                Finding(subject, ", ".join(table.key), "not evaluated: the table is missing", not_evaluated=True)
+            )
             continue
         reading = source.reading(table)
         findings = [Finding(subject, p.column, p.problem) for p in reading.problems]
@@ -370,7 +373,10 @@ def check_etl1_inputs(
         schema_check.findings += findings
         if findings:
             keys_check.findings.append(
-                Finding(subject, ", ".join(table.key), f"not evaluated: {findings[0].message}")
+                Finding(
+                    subject, ", ".join(table.key),
+                    f"not evaluated: the table cannot be read ({findings[0].problem})", not_evaluated=True,
+                )
             )
         else:
             readable.append(table)
