@@ -66,7 +66,10 @@ def _conversion(found: pl.DataType, expected: pl.DataType) -> str:
 
 
 def shorten(value: object, limit: int = MAX_VALUE_CHARS) -> str:
-    """``repr`` of a value, cut to about ``limit`` characters for a one-line message."""
+    """``repr`` of a value, a long string cut to ``limit`` characters (marked ``…``), so
+    that a message naming it stays one readable line."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit] + "…")
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
