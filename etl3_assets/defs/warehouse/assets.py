@@ -8,6 +8,7 @@ import polars as pl
 
 from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, Etl1Table
 from etl3_assets.lib.enrich import EnrichedMonth
+from etl3_assets.defs.dagster_features import OBSERVABLE_SOURCE_ASSET, relying_on
 from etl3_assets.defs.warehouse.io_managers import PartitionedWarehouseIOManager, warehouse_storage
 from etl3_assets.defs.warehouse.modes import DRY_RUN, MATERIALIZE, MonthRunConfig
 from etl3_assets.lib.hive.plan import plan_month
@@ -41,17 +42,17 @@ range instead, which that limit cannot key on."""
 
 
 def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
-    @dg.observable_source_asset(
-        name=table.name,
-        group_name=ETL1_GROUP,
-        description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}).",
-        metadata={"relative_path": table.relative_path},
-    )
     def _observe(etl1: Etl1Resource) -> dg.DataVersion:
         fingerprint = etl1.fingerprint(table)
         return dg.DataVersion(fingerprint or "missing")
 
-    return _observe
+    with relying_on(OBSERVABLE_SOURCE_ASSET):
+        return dg.observable_source_asset(
+            name=table.name,
+            group_name=ETL1_GROUP,
+            description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}).",
+            metadata={"relative_path": table.relative_path},
+        )(_observe)
 
 
 etl1_tables = [etl1_table_asset(t) for t in ETL1_TABLES]

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from etl3_assets.defs.dagster_features import PARTITIONED_CHECK_SPEC, relying_on
 from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
 from etl3_assets.lib.storage.roots import Root
 from etl3_assets.lib.quality.schemas import (
@@ -57,13 +58,14 @@ WAREHOUSE_IO_MANAGER = "warehouse_io_manager"
 def etl1_input_check_specs(
     asset: str, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            name, asset=asset, blocking=True, partitions_def=partitions_def,
-            description=CHECK_DESCRIPTIONS[name],
-        )
-        for name in (ETL1_SCHEMA_CHECK, ETL1_KEYS_CHECK)
-    ]
+    with relying_on(PARTITIONED_CHECK_SPEC):
+        return [
+            dg.AssetCheckSpec(
+                name, asset=asset, blocking=True, partitions_def=partitions_def,
+                description=CHECK_DESCRIPTIONS[name],
+            )
+            for name in (ETL1_SCHEMA_CHECK, ETL1_KEYS_CHECK)
+        ]
 
 
 def check_result(
@@ -131,16 +133,17 @@ def month_check_severity(check: str) -> dg.AssetCheckSeverity:
 
 def warehouse_month_checks(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     """The checks of a warehouse month: one op reads the month back and checks it chunk by chunk."""
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=asset.key,
-            partitions_def=asset.partitions_def,
-            blocking=month_check_severity(name) == dg.AssetCheckSeverity.ERROR,
-            description=CHECK_DESCRIPTIONS[name],
-        )
-        for name in MONTH_CHECKS
-    ]
+    with relying_on(PARTITIONED_CHECK_SPEC):
+        specs = [
+            dg.AssetCheckSpec(
+                name,
+                asset=asset.key,
+                partitions_def=asset.partitions_def,
+                blocking=month_check_severity(name) == dg.AssetCheckSeverity.ERROR,
+                description=CHECK_DESCRIPTIONS[name],
+            )
+            for name in MONTH_CHECKS
+        ]
 
     @dg.multi_asset_check(
         specs=specs,
