@@ -34,7 +34,12 @@ def etl1_sensor(context: dg.SensorEvaluationContext, etl1: Etl1Resource):
     change = compare(previous, current)
     if previous is not None and change.is_empty:
         context.update_cursor(current.to_json())
-        return dg.SkipReason("ETL1 files were rewritten but no month's content changed")
+        if current.files == previous.files:
+            return dg.SkipReason("no ETL1 file changed since the last evaluation")
+        rewritten = sorted(n for n in current.files if current.files[n] != previous.files.get(n))
+        return dg.SkipReason(
+            f"ETL1 files were rewritten ({', '.join(rewritten)}) but no month's content changed"
+        )
 
     known = set(monthly_partitions.get_partition_keys())
     materialized = context.instance.get_materialized_partitions(WAREHOUSE_ASSET)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from etl3_assets.defs.dagster_features import PARTITIONED_CHECK_SPEC, relying_on
-from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
+from etl3_assets.lib.etl1.source import Etl1Source
 from etl3_assets.lib.storage.roots import Root
 from etl3_assets.lib.quality.schemas import (
     COORDINATES_CHECK,
@@ -124,7 +124,9 @@ def guard_etl1_inputs(
         o.summary() for o in outcomes.values() if not o.passed and not all(f.not_evaluated for f in o.findings)
     ]
     if failed:
-        raise Etl1InputError("; ".join(failed))
+        # a Failure, not an exception: Dagster then shows the project's message as the
+        # step's failure (UI, `dagster asset materialize`), not "Error occurred while executing op"
+        raise dg.Failure(description="; ".join(failed), metadata={"year_month": context.partition_key})
 
 
 def month_check_severity(check: str) -> dg.AssetCheckSeverity:
