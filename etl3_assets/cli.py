@@ -19,7 +19,11 @@ def _dagster_instance():
     import dagster as dg
 
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").absolute())))
-    home.mkdir(parents=True, exist_ok=True)
+    if not home.exists():
+        # a home made here gets Dagster's defaults, said explicitly, so Dagster does not
+        # print its "no dagster.yaml found" notice before every command
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text("# Dagster's defaults: storage in this folder (made by etl3).\n")
     return dg.DagsterInstance.get()
 
 
@@ -53,8 +57,10 @@ class _OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         meta = getattr(record, "dagster_meta", None) or {}
         lines = (meta.get("orig_message") or record.getMessage()).splitlines() or [""]
+        error = getattr(getattr(meta.get("dagster_event"), "event_specific_data", None), "error", None)
+        text = _cause(error) if error is not None else lines[0]
         step = meta.get("step_key")
-        line = f"{step}: {lines[0]}" if step else lines[0]
+        line = f"{step}: {text}" if step else text
         return super().format(logging.makeLogRecord({**record.__dict__, "msg": line, "args": None}))
 
 
@@ -221,10 +227,12 @@ def _print_run(month: str, result) -> list[str]:
 
 
 def _finish(failures: list[str], what: str) -> None:
-    """Exit 1 with the causes as the last lines (stderr), after the table (stdout)."""
+    """Exit 1 with the causes as the last lines (stderr), after the table (stdout). An
+    input check's failure is what to fix first, so it comes last, where the eye lands."""
+    failures = sorted(failures, key=lambda f: ": enriched_fact_rate: " in f)
     if failures:
         sys.stdout.flush()
-        raise CommandFailed(f"{what} failed for {len(failures)} step(s):\n" + "\n".join(failures))
+        raise CommandFailed("a blocking check failed:\n" + "\n".join(failures))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
@@ -259,9 +267,11 @@ def check_partitions(months: list[str]) -> None:
     first, last = keys[0], keys[-1]
     for month in months:
         if not YEAR_MONTH.match(month):
-            raise UsageError(
-                f"--partition {month!r} is not a month: expected YYYY-MM (e.g. {last}), from {first} to {last}"
+            loose = re.match(r"^(\d{4})-(\d{1,2})$", month)
+            hint = (
+                f" (did you mean {loose[1]}-{int(loose[2]):02d}?)" if loose and 1 <= int(loose[2]) <= 12 else ""
             )
+            raise UsageError(f"--partition {month!r} is not a month: expected YYYY-MM{hint}, from {first} to {last}")
         if month not in keys:
             raise UsageError(
                 f"--partition {month} is outside the warehouse's months: expected YYYY-MM from {first} to {last}"
