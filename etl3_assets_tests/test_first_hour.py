@@ -219,3 +219,14 @@ def test_help_describes_every_command_and_flag_with_its_default(tmp_path):
     assert "default 250000" in materialize and "(overrides MAX_ROWS_PER_FILE" in materialize
     sample = " ".join(etl3("sample-data", "--help", env=env, cwd=tmp_path).stdout.split())
     assert "(default: 2025-07,2025-08,2025-09)" in sample and "(default: 400)" in sample
+
+
+@pytest.mark.parametrize("setting, status", [(None, "RUNNING"), ("stopped", "STOPPED"), ("running", "RUNNING")])
+def test_the_sensors_default_is_a_setting(setting, status, tmp_path):
+    env = {k: v for k, v in _env(tmp_path, "data/etl1").items() if k != "ETL3_SENSOR"}
+    if setting:
+        env["ETL3_SENSOR"] = setting
+    code = "from etl3_assets.definitions import defs; print(defs.resolve_sensor_def('etl1_sensor').default_status.name)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert lines(done.stdout) == [status]

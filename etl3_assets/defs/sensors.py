@@ -10,6 +10,7 @@ from etl3_assets.defs.warehouse.assets import monthly_partitions
 from etl3_assets.lib.etl1.watch import Etl1NotReady, Etl1Snapshot, compare, months_to_build, take_snapshot
 from etl3_assets.defs.warehouse.jobs import warehouse_month_job
 from etl3_assets.defs.resources import Etl1Resource
+from etl3_assets.lib.settings import etl1_sensor_running
 
 WAREHOUSE_ASSET = dg.AssetKey("fact_rate_enriched")
 PARTITION_TAG = "dagster/partition"
@@ -18,7 +19,7 @@ PARTITION_TAG = "dagster/partition"
 @dg.sensor(
     job=warehouse_month_job,
     minimum_interval_seconds=int(os.getenv("ETL3_SENSOR_INTERVAL_SECONDS", "60")),
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING if etl1_sensor_running() else dg.DefaultSensorStatus.STOPPED,
     description=(
         "Requests one warehouse_month_job run per ETL1 month that is new or whose fact rows "
         "changed, and per materialized month when a dimension's content changed. Files being "

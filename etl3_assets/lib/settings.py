@@ -26,3 +26,19 @@ def env_setting(name: str) -> str | dg.EnvVar:
 
 def env_int_setting(name: str) -> int | dg.EnvVar:
     return dg.EnvVar.int(name) if os.getenv(name) else int(DEFAULTS[name])
+
+
+SENSOR_STATES = ("running", "stopped")
+
+
+def etl1_sensor_running() -> bool:
+    """``ETL3_SENSOR``: whether the ETL1 sensor starts running when a Dagster instance first
+    loads the code (default ``running``). Running is the deliberate default: ETL1 rewrites
+    its files in place, and the sensor is what keeps the warehouse equal to them; on its
+    first evaluation it requests every ETL1 month (it has no cursor yet), so opening the UI
+    over demo data rebuilds the demo months once. ``stopped`` leaves it to be started in the
+    UI (Automation). Once toggled in the UI, the instance's choice wins over this default."""
+    value = os.getenv("ETL3_SENSOR", "running").strip().lower()
+    if value not in SENSOR_STATES:
+        raise ValueError(f"ETL3_SENSOR must be one of {', '.join(SENSOR_STATES)}, got {value!r}")
+    return value == "running"
