@@ -1,9 +1,14 @@
-"""``etl3``: sample data, a one-command demo, and materializing months from a shell."""
+"""etl3: sample data, a one-command demo, and building, checking or planning months of the
+warehouse from a shell. Settings come from the environment (ETL1_ROOT, WAREHOUSE_ROOT, ...;
+see the README); flags override them for one run. A failure ends with its cause on the
+last line; --verbose shows Dagster's full log and the Python traceback."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -11,13 +16,90 @@ from etl3_assets.lib.contract import STAGED_ASSET, WAREHOUSE_ASSET
 from etl3_assets.lib.settings import Settings
 from etl3_assets.lib.storage.roots import Root, RootError
 
+DEFAULTS = Settings()
+
 
 def _dagster_instance():
     import dagster as dg
 
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").absolute())))
-    home.mkdir(parents=True, exist_ok=True)
+    if not home.exists():
+        # a home made here gets Dagster's defaults, said explicitly, so Dagster does not
+        # print its "no dagster.yaml found" notice before every command
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text("# Dagster's defaults: storage in this folder (made by etl3).\n")
     return dg.DagsterInstance.get()
+
+
+class CommandFailed(Exception):
+    """A month failed: the message is its cause, printed as the command's last line."""
+
+
+VERBOSE = False  # set by --verbose: Dagster's own console log, and tracebacks
+
+
+def _quiet_console_logger():
+    """Dagster's console log, one line per event: a failure shows its first line only (the
+    run's cause is printed last by the command), not the stack Dagster appends to it."""
+    import dagster as dg
+
+    @dg.logger(
+        config_schema={"log_level": dg.Field(str, is_required=False, default_value="INFO")},
+        description="etl3's console: one line per event, no stack traces.",
+    )
+    def console(init_context):
+        log = logging.Logger("etl3", level=init_context.logger_config["log_level"].upper())
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        return log
+
+    return console
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        meta = getattr(record, "dagster_meta", None) or {}
+        lines = (meta.get("orig_message") or record.getMessage()).splitlines() or [""]
+        error = getattr(getattr(meta.get("dagster_event"), "event_specific_data", None), "error", None)
+        text = _cause(error) if error is not None else lines[0]
+        step = meta.get("step_key")
+        line = f"{step}: {text}" if step else text
+        return super().format(logging.makeLogRecord({**record.__dict__, "msg": line, "args": None}))
+
+
+def _job(job):
+    """The job with etl3's quiet console logger, unless --verbose asks for Dagster's own."""
+    return job if VERBOSE else job.with_logger_defs({"console": _quiet_console_logger()})
+
+
+def _cause(error) -> str:
+    """The user's exception message below Dagster's wrappers, without its class name."""
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    message = error.message.strip()
+    qualified, _, rest = message.partition(": ")
+    return rest.strip() if error.cls_name and qualified.split(".")[-1] == error.cls_name else message
+
+
+def _failures(result) -> list[str]:
+    """``step: cause`` of every failed step of a run, blocking check failures described."""
+    import dagster as dg
+
+    causes = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                failed = [
+                    e.description for e in result.get_asset_check_evaluations()
+                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+                    and e.asset_key.to_user_string() in event.step_key
+                ]
+                causes.append(f"{event.step_key}: a blocking check failed: {failed[0] if failed else _cause(error)}")
+            else:
+                causes.append(f"{event.step_key}: {_cause(error) if error else 'failed'}")
+    return causes
 
 
 def _materialize_months(months: list[str]) -> list[dict]:
@@ -26,15 +108,21 @@ def _materialize_months(months: list[str]) -> list[dict]:
     from etl3_assets.definitions import defs
 
     instance = _dagster_instance()
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = _job(defs.resolve_implicit_global_asset_job_def())
     summaries = []
-    for month in months:
+    for i, month in enumerate(months):
         result = job.execute_in_process(
             partition_key=month,
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET)],
+            raise_on_error=VERBOSE,
         )
+        if not result.success:
+            if summaries:
+                _print_summaries(summaries)
+            skipped = f" (not attempted: {', '.join(months[i + 1:])})" if months[i + 1:] else ""
+            raise CommandFailed(f"month {month} failed{skipped}: " + "; ".join(_failures(result)))
         for mat in result.asset_materializations_for_node(WAREHOUSE_ASSET):
             summaries.append({"month": month, **{k: v.value for k, v in mat.metadata.items()}})
     return summaries
@@ -91,13 +179,12 @@ def cmd_sample_data(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from etl3_assets.lib.etl1.source import Etl1Source, fact_months
     from etl3_assets.devtools.sample_data import generate_sample_etl1
-    from etl3_assets.lib.storage import open_storage
-
     from etl3_assets.lib.contract import FACT_RATE
+    from etl3_assets.lib.storage import open_storage
 
     settings = _check_roots()
     etl1_root, warehouse = settings.etl1_root, settings.warehouse_root
-    source = Etl1Source(open_storage(etl1_root))
+    source = Etl1Source(open_storage(etl1_root, setting="ETL1_ROOT"))
     if not source.exists(FACT_RATE):
         print(f"generating sample ETL1 data in {etl1_root}/")
         generate_sample_etl1(etl1_root)
@@ -122,12 +209,13 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
     from etl3_assets.lib.storage.bucket_setup import setup_bucket
     from etl3_assets.lib.storage.s3 import S3Connection
-    root = _flag_root(args, _check_roots().warehouse_root)
-    client = S3Connection(region_name=args.region or _check_roots().s3_region).client("s3")
+    settings = _check_roots()
+    root = _flag_root(args, settings.warehouse_root)
+    client = S3Connection(region_name=args.region or settings.s3_region).client("s3")
     try:
         results = setup_bucket(client, root, check_only=args.check)
     except ValueError as error:
-        raise SystemExit(str(error)) from None
+        raise UsageError(str(error)) from None
     for r in results:
         print(f"{r.setting:22} {r.status:12} {r.detail}")
     print(f"{'checked' if args.check else 'set up'} bucket {root.bucket} for {root.uri}")
@@ -145,89 +233,170 @@ def _run_month_job(job_name: str, month: str):
     from etl3_assets.defs.warehouse.jobs import mode_run_config
 
     run_config = {**mode_run_config(job_name), "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    return defs.resolve_job_def(job_name).execute_in_process(
+    return _job(defs.resolve_job_def(job_name)).execute_in_process(
         partition_key=month, instance=_dagster_instance(), run_config=run_config, raise_on_error=False
     )
 
 
-def _print_run(month: str, result) -> bool:
-    """Print a month's check results and run failure; True when nothing blocking failed."""
+def _print_run(month: str, result) -> list[str]:
+    """Print a month's check results; the causes of its failures (empty when it passed;
+    a warning is not a failure)."""
     import dagster as dg
 
-    ok = result.success
     for e in result.get_asset_check_evaluations():
         status = "passed" if e.passed else ("WARNING" if e.severity == dg.AssetCheckSeverity.WARN else "FAILED")
-        ok = ok and (e.passed or e.severity == dg.AssetCheckSeverity.WARN)
         print(f"{month}  {e.asset_key.to_user_string()}.{e.check_name:<18} {status:<8} {e.description or ''}")
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            print(f"{month}  {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
-    return ok
+    return [] if result.success else [f"{month}: {cause}" for cause in _failures(result)]
+
+
+def _finish(failures: list[str], what: str) -> None:
+    """Exit 1 with the causes as the last lines (stderr), after the table (stdout). An
+    input check's failure is what to fix first, so it comes last, where the eye lands."""
+    failures = sorted(failures, key=lambda f: f": {STAGED_ASSET}: " in f)
+    if failures:
+        sys.stdout.flush()
+        raise CommandFailed("a blocking check failed:\n" + "\n".join(failures))
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
     """The input checks and the checks of the month in the warehouse; exit 1 on an error."""
-    _check_roots()
-    ok = [_print_run(month, _run_month_job("validate_month", month)) for month in args.partition]
-    if not all(ok):
-        raise SystemExit(1)
+    failures = []
+    for month in args.partition:
+        failures += _print_run(month, _run_month_job("validate_month", month))
+    _finish(failures, "validate")
 
 
 def cmd_dry_run(args: argparse.Namespace) -> None:
     """The input checks, then what materializing the month would write."""
-    _check_roots()
-    ok = True
+    failures = []
     for month in args.partition:
         result = _run_month_job("dry_run_month", month)
-        ok = _print_run(month, result) and ok
+        failures += _print_run(month, result)
         for event in result.all_events:
             if event.event_type_value == "ASSET_OBSERVATION":
                 for key, value in event.asset_observation_data.asset_observation.metadata.items():
                     print(f"{month}  {key.removeprefix('plan_'):<26} {value.value}")
-    if not ok:
-        raise SystemExit(1)
+    _finish(failures, "dry-run")
+
+
+YEAR_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def check_partitions(months: list[str]) -> None:
+    """Refuse, before anything runs, a month that is not a partition of the warehouse."""
+    from etl3_assets.defs.partitions import monthly_partitions
+
+    keys = monthly_partitions.get_partition_keys()
+    first, last = keys[0], keys[-1]
+    for month in months:
+        if not YEAR_MONTH.match(month):
+            loose = re.match(r"^(\d{4})-(\d{1,2})$", month)
+            hint = (
+                f" (did you mean {loose[1]}-{int(loose[2]):02d}?)" if loose and 1 <= int(loose[2]) <= 12 else ""
+            )
+            raise UsageError(f"--partition {month!r} is not a month: expected YYYY-MM{hint}, from {first} to {last}")
+        if month not in keys:
+            raise UsageError(
+                f"--partition {month} is outside the warehouse's months: expected YYYY-MM from {first} to {last}"
+                " (ETL3_FIRST_MONTH sets the first; the last is next month)"
+            )
+
+
+class UsageError(Exception):
+    """A flag's value is wrong: one line, exit 2 (argparse's convention)."""
 
 
 def _add_writer_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chunk-size", type=int, dest="chunk_size")
-    p.add_argument("--memory-limit-mb", type=int, dest="memory_limit_mb")
-    p.add_argument("--max-rows-per-file", type=int, dest="max_rows_per_file")
-    p.add_argument("--max-workers", type=int, dest="max_workers")
+    p.add_argument(
+        "--chunk-size", type=int, dest="chunk_size", metavar="ROWS", default=argparse.SUPPRESS,
+        help=f"rows read per slice while writing (overrides CHUNK_SIZE; default {DEFAULTS.chunk_size})",
+    )
+    p.add_argument(
+        "--memory-limit-mb", type=int, dest="memory_limit_mb", metavar="MB", default=argparse.SUPPRESS,
+        help=f"memory budget of the writer (overrides MEMORY_LIMIT_MB; default {DEFAULTS.memory_limit_mb})",
+    )
+    p.add_argument(
+        "--max-rows-per-file", type=int, dest="max_rows_per_file", metavar="ROWS", default=argparse.SUPPRESS,
+        help="rows per parquet file; a larger partition is split into numbered files"
+        f" (overrides MAX_ROWS_PER_FILE; default {DEFAULTS.max_rows_per_file})",
+    )
+    p.add_argument(
+        "--max-workers", type=int, dest="max_workers", metavar="N", default=argparse.SUPPRESS,
+        help=f"processes writing partitions (overrides MAX_WORKERS; default {DEFAULTS.max_workers}, the CPU count)",
+    )
+
+
+def _add_partition_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--partition", action="append", required=True, metavar="YYYY-MM", default=argparse.SUPPRESS,
+        help=f"month to {what}; repeat the flag for several months",
+    )
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's default shown after its description."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etl3", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+        help="show Dagster's full log and the Python traceback of a failure (default: off)",
+    )
+    parser = argparse.ArgumentParser(prog="etl3", description=__doc__, formatter_class=_HelpFormatter, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("sample-data", help="write contract-conformant sample ETL1 data")
-    p.add_argument("--root", default=None, help="local folder or s3://bucket/prefix (default: ETL1_ROOT, else data/etl1)")
-    p.add_argument("--months", default="2025-07,2025-08,2025-09")
-    p.add_argument("--rows-per-month", type=int, default=400)
-    p.add_argument("--seed", type=int, default=7)
+    def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=description or help, formatter_class=_HelpFormatter, parents=[common]
+        )
+
+    p = command("sample-data", "write contract-conformant sample ETL1 data")
+    p.add_argument("--root", default=None, help="ETL1 root to write: a folder or s3://bucket/prefix (default: ETL1_ROOT, else data/etl1)")
+    p.add_argument("--months", default="2025-07,2025-08,2025-09", help="comma-separated months (YYYY-MM)")
+    p.add_argument("--rows-per-month", type=int, default=400, help="fact rows per month")
+    p.add_argument("--seed", type=int, default=7, help="random seed: the same seed gives the same data")
     p.set_defaults(func=cmd_sample_data)
 
-    p = sub.add_parser("demo", help="sample data (if absent) -> every month into the warehouse")
+    p = command(
+        "demo", "sample data (if absent), then every month into the warehouse",
+        "Write sample ETL1 data to ETL1_ROOT if it has none, then materialize every month it holds"
+        " into WAREHOUSE_ROOT.",
+    )
     _add_writer_flags(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("materialize", help="materialize months (YYYY-MM) of the warehouse")
-    p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
-    _add_writer_flags(p)
-    p.set_defaults(func=cmd_materialize)
-
-    p = sub.add_parser("validate", help="validate-only: check months' input and warehouse month, write nothing")
-    p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("dry-run", help="plan months: rows, partitions, files, estimated bytes; write nothing")
-    p.add_argument("--partition", action="append", required=True, metavar="YYYY-MM")
-    p.set_defaults(func=cmd_dry_run)
-
-    p = sub.add_parser(
-        "setup-bucket",
-        help="create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle",
+    p = command(
+        "materialize", "build months of the warehouse from ETL1",
+        "Check each month's ETL1 input, then write the month into WAREHOUSE_ROOT (replacing exactly that month).",
     )
-    p.add_argument("--root", default=None, help="s3://bucket/prefix (default: WAREHOUSE_ROOT)")
+    _add_partition_flag(p, "build")
+    _add_writer_flags(p)
+    p.set_defaults(func=cmd_materialize, months_flag=True)
+
+    p = command(
+        "validate", "check months' ETL1 input and the months in the warehouse; write nothing",
+        "Run the blocking input checks of each month and the checks of the month already in the"
+        " warehouse; write nothing. Exit 1 when a blocking check fails.",
+    )
+    _add_partition_flag(p, "check")
+    p.set_defaults(func=cmd_validate, months_flag=True)
+
+    p = command(
+        "dry-run", "check months' ETL1 input and plan what they would write; write nothing",
+        "Run the blocking input checks of each month, then plan it: rows, partitions, files,"
+        " estimated bytes, target. Write nothing. Exit 1 when a blocking check fails.",
+    )
+    _add_partition_flag(p, "plan")
+    p.set_defaults(func=cmd_dry_run, months_flag=True)
+
+    p = command(
+        "setup-bucket", "create or verify the warehouse bucket",
+        "Create or verify the warehouse bucket: encryption, public access block, versioning, lifecycle.",
+    )
+    p.add_argument(
+        "--root", default=None, help="the warehouse, s3://bucket/prefix (default: WAREHOUSE_ROOT)",
+    )
     p.add_argument("--region", default=None, help="AWS region (default: S3_REGION, else boto3's resolution)")
     p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
     p.add_argument(
@@ -238,12 +407,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run a command. Without --verbose, a failure prints its cause as the last line
+    (stderr) and exits 1, a wrong flag value one line and exits 2: no traceback."""
+    global VERBOSE
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    VERBOSE = getattr(args, "verbose", False)
+    name = f"etl3 {args.command}"
     try:
+        _check_roots()
+        if getattr(args, "months_flag", False):
+            check_partitions(args.partition)
         args.func(args)
-    except RootError as error:  # the message says all: no traceback
+    except UsageError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    except RootError as error:  # the message names the setting and the expected form
         print(error, file=sys.stderr)
         return 2
+    except CommandFailed as error:
+        if VERBOSE and error.__cause__ is not None:
+            raise
+        sys.stdout.flush()
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the cause, not a stack, unless --verbose
+        if VERBOSE:
+            raise
+        sys.stdout.flush()
+        message = str(error).strip() or type(error).__name__
+        print(f"{name} failed ({type(error).__name__}; --verbose shows the traceback):", file=sys.stderr)
+        print(message, file=sys.stderr)
+        return 1
     return 0
 
 

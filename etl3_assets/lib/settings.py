@@ -47,6 +47,7 @@ class Settings:
     executor: str = "multiprocess"
     month_lock_lease_seconds: float = 120.0
     month_lock_wait_seconds: float = 600.0
+    etl1_sensor: str = "running"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +89,16 @@ def _seconds(raw: str) -> float:
     return value
 
 
+SENSOR_STATES = ("running", "stopped")
+
+
+def _sensor_state(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in SENSOR_STATES:
+        raise ValueError(f"expected one of {', '.join(SENSOR_STATES)}")
+    return value
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -113,6 +124,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "MONTH_LOCK_LEASE_SECONDS", "month_lock_lease_seconds", _seconds,
         "lease of a month's writer; a killed writer blocks the month this long at most",
+    ),
+    Variable(
+        "ETL3_SENSOR", "etl1_sensor", _sensor_state,
+        "whether the ETL1 sensor starts running when an instance first loads the code (running, stopped)",
     ),
     Variable(
         "MONTH_LOCK_WAIT_SECONDS", "month_lock_wait_seconds", _seconds,

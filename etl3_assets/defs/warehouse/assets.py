@@ -46,7 +46,7 @@ def staged_enriched_month(
     """
     year_month = context.partition_key
     source = etl1.source()
-    yield from guard_etl1_inputs(context, source, warehouse.quality_settings())
+    yield from guard_etl1_inputs(context, source, warehouse.quality_settings(), key_prefix=warehouse.storage().key_prefix)
     rows = source.scan(FACT_RATE).filter(pl.col("year_month") == year_month).select(pl.len()).collect().item()
     if rows == 0:
         raise dg.Failure(

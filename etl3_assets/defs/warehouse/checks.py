@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from etl3_assets.defs.warehouse.resources import WarehouseResource
-from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source
+from etl3_assets.defs.dagster_features import PARTITIONED_CHECK_SPEC, relying_on
+from etl3_assets.lib.etl1.source import Etl1Source
 from etl3_assets.lib.quality.schemas import (
     COORDINATES_CHECK,
     ETL1_KEYS_CHECK,
@@ -38,8 +39,9 @@ from etl3_assets.lib.quality.validation import (
 )
 
 CHECK_DESCRIPTIONS = {
-    ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns and dtypes; "
-    "year_month is YYYY-MM (whole fact table), every npi has ten digits.",
+    ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns, stored in a lossless"
+    " form of their dtypes; year_month is YYYY-MM (whole fact table), every npi has ten digits;"
+    " every partition folder of the month fits 255 bytes and every object key 1,024.",
     ETL1_KEYS_CHECK: "Every dimension key is non-null and unique; fact_uid is unique within the month.",
     WAREHOUSE_SCHEMA_CHECK: "The month read back from the warehouse has rows, and the enriched fact's"
     " columns and dtypes.",
@@ -55,13 +57,14 @@ MAX_FINDINGS_SHOWN = 20
 def etl1_input_check_specs(
     asset: str, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            name, asset=asset, blocking=True, partitions_def=partitions_def,
-            description=CHECK_DESCRIPTIONS[name],
-        )
-        for name in (ETL1_SCHEMA_CHECK, ETL1_KEYS_CHECK)
-    ]
+    with relying_on(PARTITIONED_CHECK_SPEC):
+        return [
+            dg.AssetCheckSpec(
+                name, asset=asset, blocking=True, partitions_def=partitions_def,
+                description=CHECK_DESCRIPTIONS[name],
+            )
+            for name in (ETL1_SCHEMA_CHECK, ETL1_KEYS_CHECK)
+        ]
 
 
 def check_result(
@@ -73,6 +76,8 @@ def check_result(
         "failing_rows": outcome.failing_rows,
         "failing_share": round(outcome.failing_share, 6),
     }
+    if outcome.ignored_columns:
+        metadata["ignored_columns"] = dg.MetadataValue.json(outcome.ignored_columns)
     if outcome.findings:
         lines = ["| where | problem | failing rows |", "|---|---|---|"]
         lines += [
@@ -100,15 +105,23 @@ def _jsonable(rows: list[dict]) -> list[dict]:
 
 
 def guard_etl1_inputs(
-    context: dg.AssetExecutionContext, source: Etl1Source, settings: QualitySettings
+    context: dg.AssetExecutionContext, source: Etl1Source, settings: QualitySettings, key_prefix: str = ""
 ) -> Iterator[dg.AssetCheckResult]:
-    """Yield the input checks' results; raise if one fails, so nothing is staged or written."""
-    outcomes = check_etl1_inputs(source, context.partition_key, settings)
+    """Yield the input checks' results; raise if one fails, so nothing is staged or written.
+
+    ``key_prefix``: the warehouse's own prefix of every object key (part of S3's limit).
+    """
+    outcomes = check_etl1_inputs(source, context.partition_key, settings, key_prefix)
     for outcome in outcomes.values():
         yield check_result(outcome, context.asset_key, dg.AssetCheckSeverity.ERROR)
-    failed = [o.summary() for o in outcomes.values() if not o.passed]
+    # a check that was only "not evaluated" because of another's failure adds nothing
+    failed = [
+        o.summary() for o in outcomes.values() if not o.passed and not all(f.not_evaluated for f in o.findings)
+    ]
     if failed:
-        raise Etl1InputError("; ".join(failed))
+        # a Failure, not an exception: Dagster then shows the project's message as the
+        # step's failure (UI, `dagster asset materialize`), not "Error occurred while executing op"
+        raise dg.Failure(description="; ".join(failed), metadata={"year_month": context.partition_key})
 
 
 def month_check_severity(check: str) -> dg.AssetCheckSeverity:
@@ -117,16 +130,17 @@ def month_check_severity(check: str) -> dg.AssetCheckSeverity:
 
 def warehouse_month_checks(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     """The checks of a warehouse month: one op reads the month back and checks it chunk by chunk."""
-    specs = [
-        dg.AssetCheckSpec(
-            name,
-            asset=asset.key,
-            partitions_def=asset.partitions_def,
-            blocking=month_check_severity(name) == dg.AssetCheckSeverity.ERROR,
-            description=CHECK_DESCRIPTIONS[name],
-        )
-        for name in MONTH_CHECKS
-    ]
+    with relying_on(PARTITIONED_CHECK_SPEC):
+        specs = [
+            dg.AssetCheckSpec(
+                name,
+                asset=asset.key,
+                partitions_def=asset.partitions_def,
+                blocking=month_check_severity(name) == dg.AssetCheckSeverity.ERROR,
+                description=CHECK_DESCRIPTIONS[name],
+            )
+            for name in MONTH_CHECKS
+        ]
 
     @dg.multi_asset_check(
         specs=specs,

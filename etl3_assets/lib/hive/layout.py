@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from etl3_assets.lib.contract import (
@@ -97,3 +99,79 @@ def parse_partition_dir(partition_dir: str) -> dict[str, str | None]:
         key, _, raw = segment.partition("=")
         values[key] = hive_unescape(raw)
     return values
+
+
+# --- Keys that cannot exist. ---
+
+MAX_FOLDER_BYTES = 255
+"""A partition folder (``key=`` + escaped value) longer than this cannot be created on
+local filesystems (ext4, APFS, NTFS: 255 bytes per name) and breaks tools that mirror S3
+to disk; S3 itself would take it, but then the warehouse could not be copied down."""
+MAX_KEY_BYTES = 1024
+"""S3's limit on a whole object key (UTF-8 bytes), prefix included."""
+LONGEST_FILE_NAME = data_file_names(2)[0]  # a split partition's file name is the longest
+
+
+@dataclass(frozen=True)
+class OverlongKey:
+    """A partition value whose folder, or whose whole object key, is too long to exist."""
+
+    key: str  # partition key, e.g. procedure_class
+    value: str | None  # the original (unescaped) value
+    length: int  # bytes of the folder name, or of the whole object key
+    limit: int
+    object_key: str | None = None  # the longest object key, when the whole key is too long
+
+    @property
+    def problem(self) -> str:
+        from etl3_assets.lib.etl1.source import shorten
+
+        if self.object_key is None:
+            return (
+                f"value {shorten(self.value)} makes the partition folder {self.key}=… "
+                f"{self.length} bytes long; a folder name may have at most {self.limit} bytes"
+            )
+        shown = self.object_key if len(self.object_key) <= 120 else f"{self.object_key[:60]}…{self.object_key[-50:]}"
+        return (
+            f"value {shorten(self.value)} makes the object key {shown} {self.length} bytes long;"
+            f" S3 allows at most {self.limit} bytes per key"
+        )
+
+
+def overlong_keys(partition_dirs: pl.Series, key_prefix: str = "") -> list[OverlongKey]:
+    """The partition folders (as computed by :func:`partition_dir_expr`) that cannot exist:
+    one finding per partition key whose longest folder name exceeds ``MAX_FOLDER_BYTES``,
+    and one for the longest object key when it exceeds ``MAX_KEY_BYTES``.
+
+    ``key_prefix`` is the warehouse's key prefix in its bucket (empty for a local
+    folder, whose keys are checked against the same limit so the warehouse can move to S3).
+    """
+    dirs = pl.DataFrame({"dir": partition_dirs.unique().drop_nulls()})
+    if dirs.is_empty():
+        return []
+    head = f"{key_prefix.strip('/')}/" if key_prefix.strip("/") else ""
+    fixed = len(f"{head}{WAREHOUSE_DATA_PREFIX}//{LONGEST_FILE_NAME}".encode())
+    found: list[OverlongKey] = []
+    segments = (
+        dirs.select(segment=pl.col("dir").str.split("/"))
+        .explode("segment")
+        .unique()
+        .with_columns(bytes=pl.col("segment").str.len_bytes())
+        .filter(pl.col("bytes") > MAX_FOLDER_BYTES)
+        .with_columns(key=pl.col("segment").str.split_exact("=", 1).struct.field("field_0"))
+        .sort("bytes", "segment", descending=[True, False])
+        .unique("key", keep="first", maintain_order=True)
+    )
+    for segment, length, key in segments.select("segment", "bytes", "key").iter_rows():
+        found.append(OverlongKey(key, hive_unescape(segment.partition("=")[2]), length, MAX_FOLDER_BYTES))
+    longest = (
+        dirs.with_columns(bytes=pl.col("dir").str.len_bytes() + fixed)
+        .sort("bytes", "dir", descending=[True, False])
+        .row(0, named=True)
+    )
+    if longest["bytes"] > MAX_KEY_BYTES:
+        segment = max(longest["dir"].split("/"), key=lambda s: len(s.encode()))
+        key, _, raw = segment.partition("=")
+        object_key = f"{head}{data_key(longest['dir'], LONGEST_FILE_NAME)}"
+        found.append(OverlongKey(key, hive_unescape(raw), longest["bytes"], MAX_KEY_BYTES, object_key))
+    return found

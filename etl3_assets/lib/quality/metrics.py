@@ -19,6 +19,10 @@ class Markdown(str):
 # Upper bounds of the rows-per-partition histogram's bins.
 ROWS_PER_PARTITION_BINS = (1, 5, 10, 20, 50, 100, 1_000, 10_000, 100_000)
 BAR_WIDTH = 30
+# Digits kept in the metadata: rates to the cent, shares (0..1) to a millionth. More would
+# be float noise, not information.
+RATE_DIGITS = 2
+SHARE_DIGITS = 6
 
 
 def column_metrics(enriched: pl.LazyFrame) -> dict[str, float | int | dict]:
@@ -63,7 +67,7 @@ def column_metrics(enriched: pl.LazyFrame) -> dict[str, float | int | dict]:
 
     rows = counts["rows"]
     share = (lambda n: n / rows) if rows else (lambda n: 0.0)
-    completeness = {c: round(1 - share(counts[f"null:{c}"]), 6) for c in ENRICHED_SCHEMA}
+    completeness = {c: round(1 - share(counts[f"null:{c}"]), SHARE_DIGITS) for c in ENRICHED_SCHEMA}
     pass_shares = {
         "completeness": sum(completeness.values()) / len(completeness),
         "required_fields": share(counts["required_ok"]),
@@ -71,12 +75,13 @@ def column_metrics(enriched: pl.LazyFrame) -> dict[str, float | int | dict]:
     }
     return {
         "completeness": completeness,
-        "completeness_mean": round(pass_shares["completeness"], 6),
-        **rates,
+        "completeness_mean": round(pass_shares["completeness"], SHARE_DIGITS),
+        # rates in dollars: to the cent (a mean of floats prints as 4024.8817500000005)
+        **{k: None if v is None else round(v, RATE_DIGITS) for k, v in rates.items()},
         **distinct,
-        "medicare_benchmark_coverage": round(share(counts["benchmark_rows"]), 6),
+        "medicare_benchmark_coverage": round(share(counts["benchmark_rows"]), SHARE_DIGITS),
         "data_quality_score": round(100 * sum(pass_shares.values()) / len(pass_shares), 2) if rows else 0.0,
-        "data_quality_components": {k: round(v, 6) for k, v in pass_shares.items()},
+        "data_quality_components": {k: round(v, SHARE_DIGITS) for k, v in pass_shares.items()},
     }
 
 

@@ -25,7 +25,8 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrorReason, SchemaErrors
 
-from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE
+from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, PARTITION_KEYS
+from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, overlong_keys, partition_dir_expr
 from etl3_assets.lib.quality.schemas import (
     ENRICHED_FACT_SCHEMA,
     ENRICHED_VALUE_RULES,
@@ -75,6 +76,7 @@ class Finding:
     failing_rows: int = 0
     rows: int = 0
     examples: list[dict] = field(default_factory=list)
+    not_evaluated: bool = False  # the rule could not be judged because another check failed
 
     @property
     def message(self) -> str:
@@ -90,6 +92,7 @@ class CheckOutcome:
     rows: int = 0
     findings: list[Finding] = field(default_factory=list)
     distinct_failing_rows: int | None = None  # when known: a row failing two rules counts once
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> stored, not in the contract
 
     @property
     def passed(self) -> bool:
@@ -305,23 +308,86 @@ def duplicate_key_finding(
 # --- The two reports: ETL1 inputs of a month, and an enriched (warehouse) month. ---
 
 
+# Where each partition key's value comes from in ETL1, so that a value that cannot be a
+# folder is reported on the table and column a user can fix.
+PARTITION_VALUE_ORIGIN = {
+    "payer_slug": ("fact_rate", "payer_slug"),
+    "state": ("fact_rate", "state"),
+    "billing_class": ("fact_rate", "billing_class"),
+    "procedure_set": ("dim_code_cat", "procedure_set"),
+    "procedure_class": ("dim_code_cat", "procedure_class"),
+    "taxonomy": ("dim_npi", "primary_taxonomy_code"),
+    "stat_area_name": ("dim_npi_address_geolocation", "stat_area_name"),
+}
+
+
+def partition_key_findings(source: Etl1Source, year_month: str, key_prefix: str = "") -> list[Finding]:
+    """The month's partition values whose folder, or whose whole object key, cannot exist.
+
+    Computed on the month's enriched partition values (a streaming distinct over the
+    join, partition columns only), so only values that reach this month count. Runs
+    before anything is staged or written.
+    """
+    from etl3_assets.lib.enrich import enriched_month
+
+    columns = [column for _, column in PARTITION_KEYS]
+    combos = enriched_month(source, year_month).select(columns).unique().collect(engine="streaming")
+    dirs = combos.select(partition_dir_expr())[PARTITION_DIR_COLUMN]
+    findings = []
+    for overlong in overlong_keys(dirs, key_prefix):
+        table, column = PARTITION_VALUE_ORIGIN.get(overlong.key, ("fact_rate", overlong.key))
+        findings.append(Finding(f"ETL1 table {table}", column, overlong.problem))
+    return findings
+
+
 def check_etl1_inputs(
-    source: Etl1Source, year_month: str, settings: QualitySettings = QualitySettings()
+    source: Etl1Source,
+    year_month: str,
+    settings: QualitySettings = QualitySettings(),
+    warehouse_key_prefix: str = "",
 ) -> dict[str, CheckOutcome]:
-    """The blocking input checks of one month: ``etl1_schema`` and ``etl1_keys_unique``."""
+    """The blocking input checks of one month: ``etl1_schema`` and ``etl1_keys_unique``.
+
+    Tables are read by meaning (``Etl1Source.reading``): a lossless storage variant
+    passes, columns the contract does not name are listed in ``ignored_columns``. A table
+    that is missing or unreadable fails both checks: its keys cannot be judged.
+    """
     schema_check, keys_check = CheckOutcome(ETL1_SCHEMA_CHECK), CheckOutcome(ETL1_KEYS_CHECK)
-    readable = []
+    readable, missing = [], []
     for table in ETL1_TABLES:
         subject = f"ETL1 table {table.name}"
         if not source.exists(table):
-            schema_check.findings.append(
-                Finding(subject, None, f"table is missing: expected {source.path(table)}")
+            missing.append(table)
+            problem = f"table is missing: expected {source.path(table)}"
+            schema_check.findings.append(Finding(subject, None, problem))
+            keys_check.findings.append(
+                Finding(subject, ", ".join(table.key), "not evaluated: the table is missing", not_evaluated=True)
             )
             continue
-        findings = schema_findings(source.scan_raw(table), ETL1_SCHEMAS[table.name], subject)
-        schema_check.findings += findings
+        reading = source.reading(table)
+        findings = [Finding(subject, p.column, p.problem) for p in reading.problems]
         if not findings:
+            findings = schema_findings(source.scan(table), ETL1_SCHEMAS[table.name], subject)
+        if reading.ignored:
+            schema_check.ignored_columns[table.name] = list(reading.ignored)
+        schema_check.findings += findings
+        if findings:
+            keys_check.findings.append(
+                Finding(
+                    subject, ", ".join(table.key),
+                    f"not evaluated: the table cannot be read ({findings[0].problem})", not_evaluated=True,
+                )
+            )
+        else:
             readable.append(table)
+    if len(missing) == len(ETL1_TABLES):
+        # nothing at all: the root is wrong, not eleven tables; say that first
+        problem = (
+            f"none of the {len(ETL1_TABLES)} ETL1 tables is there (expected e.g. "
+            f"{source.path(FACT_RATE)}): is the ETL1 root (ETL1_ROOT) right?"
+        )
+        for outcome in (schema_check, keys_check):
+            outcome.findings.insert(0, Finding(f"ETL1 root {source.root.uri}", None, problem))
 
     for table in readable:
         subject = f"ETL1 table {table.name}"
@@ -348,6 +414,8 @@ def check_etl1_inputs(
         duplicated = duplicate_key_finding(lf, list(table.key), subject, rows=rows, settings=settings)
         if duplicated:
             keys_check.findings.append(duplicated)
+    if len(readable) == len(ETL1_TABLES) and not schema_check.findings:
+        schema_check.findings += partition_key_findings(source, year_month, warehouse_key_prefix)
     return {c.check: c for c in (schema_check, keys_check)}
 
 

@@ -28,6 +28,7 @@ class ObjectStat:
 
 class WarehouseStorage(Protocol):
     root_uri: str
+    key_prefix: str  # what the store puts before every key (S3: the root's prefix); counts toward key limits
     requests: Counter[str]  # requests sent, by kind (empty for a folder)
 
     def stat(self, key: str) -> ObjectStat | None:

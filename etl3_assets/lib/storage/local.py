@@ -24,6 +24,7 @@ class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).absolute()
         self.root_uri = str(self.root)
+        self.key_prefix = ""
         self.requests: Counter[str] = Counter()
         self._made_dirs: set[Path] = set()
 

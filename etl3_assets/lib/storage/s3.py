@@ -210,6 +210,10 @@ class S3Storage:
         self._init_runtime()
 
     @property
+    def key_prefix(self) -> str:
+        return self.root.prefix
+
+    @property
     def client(self) -> Any:
         return self._client.get()
 

@@ -31,10 +31,22 @@ def test_sensor_requests_exactly_the_months_etl1_changed(tmp_path):
         d.assert_matches_oracle()
 
         second = d.tick()
-        assert not second.run_requests and second.skip_message, "evaluated twice with no change: nothing"
+        assert not second.run_requests, "evaluated twice with no change: nothing"
+        assert second.skip_message == "no ETL1 file changed since the last evaluation"
 
         for table in ("fact_rate", "dim_payer", "dim_npi"):  # ETL1 rewrites its files with the same rows
             rewrite_etl1(etl1_root, table, read_etl1(etl1_root, table).sample(fraction=1.0, shuffle=True, seed=3))
+        rewritten = d.tick()
+        assert not rewritten.run_requests
+        assert rewritten.skip_message == (
+            "ETL1 files were rewritten (dim_npi, dim_payer, fact_rate) but no month's content changed"
+        )
+
+        # another tool rewrites dim_npi with the same values: half its string columns as
+        # categoricals, rows reversed. The content digests are equal: nothing to rebuild.
+        npi = read_etl1(etl1_root, "dim_npi")
+        path = etl1_root / ETL1_BY_NAME["dim_npi"].relative_path
+        npi.with_columns(pl.col(c).cast(pl.Categorical) for c in npi.columns[::2]).reverse().write_parquet(path)
         assert d.requested() == []
 
         # ETL1 adds a month: the same seed gives the old months the same rows.
