@@ -414,10 +414,11 @@ def month_digest(table, year_month: str, snapshot_id: int | None = None) -> Mont
 
 
 def scan_month(table, year_month: str, snapshot_id: int | None = None) -> pl.DataFrame:
-    """The month through pyiceberg's scan, as polars rows in contract column order and
-    dtypes (for checks and tests; the whole month in memory)."""
+    """The month through pyiceberg's scan, as polars rows in contract column order, with
+    the dtypes the files give (not cast: a wrongly typed table shows). For checks and
+    tests: the whole month in memory."""
     scan = table.scan(row_filter=month_filter(year_month), snapshot_id=snapshot_id)
-    return pl.from_arrow(scan.to_arrow()).select(pl.col(c).cast(t) for c, t in ENRICHED_SCHEMA.items())
+    return pl.from_arrow(scan.to_arrow()).select(list(ENRICHED_SCHEMA))
 
 
 def _scan_staged(staged: str | os.PathLike | pl.LazyFrame, storage_options: dict | None) -> pl.LazyFrame:
@@ -435,6 +436,25 @@ def _slices(frame: pl.LazyFrame, chunk_rows: int) -> Iterator[pl.DataFrame]:
             return
         offset += chunk.height
         yield chunk
+
+
+def _chunks(source: pl.LazyFrame | Path, chunk_rows: int, columns: Iterable[str] | None = None) -> Iterator[pl.DataFrame]:
+    """Slices of a lazy frame, or of a spilled run (an Arrow IPC stream, read batch by
+    batch and regrouped into chunks of up to ``chunk_rows``)."""
+    columns = list(columns) if columns is not None else None
+    if isinstance(source, pl.LazyFrame):
+        yield from _slices(source.select(columns) if columns else source, chunk_rows)
+        return
+    with pa.OSFile(str(source), "rb") as sink, pa.ipc.open_stream(sink) as reader:
+        batches, rows = [], 0
+        for batch in reader:
+            batches.append(batch.select(columns) if columns else batch)
+            rows += batch.num_rows
+            if rows >= chunk_rows:
+                yield pl.from_arrow(pa.Table.from_batches(batches))
+                batches, rows = [], 0
+        if rows:
+            yield pl.from_arrow(pa.Table.from_batches(batches))
 
 
 # --------------------------------------------------------------------------------------
@@ -521,16 +541,15 @@ def _sort(frame: pl.DataFrame, *extra: str) -> pl.DataFrame:
     return frame.sort([*SORT_COLUMNS, *extra], nulls_last=False, maintain_order=False)
 
 
-def _sample_boundaries(source: pl.LazyFrame, rows: int, runs: int, chunk_rows: int) -> pl.DataFrame:
+def _sample_boundaries(source: pl.LazyFrame | Path, rows: int, runs: int, chunk_rows: int) -> pl.DataFrame:
     """``runs - 1`` boundary keys that split ``source`` into ranges of about equal size,
     from every k-th row's sort key (column projection: only the sort columns are read)."""
     if runs <= 1:
         return pl.DataFrame(schema={c: ENRICHED_SCHEMA[c] for c in SORT_COLUMNS})
     sample_target = max(MIN_SAMPLE_ROWS, runs * SAMPLES_PER_RUN)
     step = max(1, rows // sample_target)
-    keys = source.select(SORT_COLUMNS)
-    parts = [chunk.gather_every(step) for chunk in _slices(keys, max(chunk_rows, step))]
-    sample = _sort(pl.concat(parts)) if parts else pl.DataFrame(schema=keys.collect_schema())
+    parts = [chunk.gather_every(step) for chunk in _chunks(source, max(chunk_rows, step), SORT_COLUMNS)]
+    sample = _sort(pl.concat(parts)) if parts else pl.DataFrame(schema={c: ENRICHED_SCHEMA[c] for c in SORT_COLUMNS})
     if sample.height == 0:
         return sample
     picks = sorted({min(sample.height - 1, (i * sample.height) // runs) for i in range(1, runs)})
@@ -538,7 +557,7 @@ def _sample_boundaries(source: pl.LazyFrame, rows: int, runs: int, chunk_rows: i
 
 
 def _spill_runs(
-    source: pl.LazyFrame,
+    source: pl.LazyFrame | Path,
     boundaries: pl.DataFrame,
     scratch: Path,
     prefix: str,
@@ -553,7 +572,7 @@ def _spill_runs(
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     counts: dict[int, int] = {}
     try:
-        for chunk in _slices(source, chunk_rows):
+        for chunk in _chunks(source, chunk_rows):
             on_chunk(chunk.height)
             chunk = chunk.select(list(ENRICHED_SCHEMA))
             if boundaries.height:
@@ -596,7 +615,7 @@ def _sorted_runs(
     share (an unlucky sample) is split again by its own sample before it is sorted."""
     limit = settings.run_rows()
     if rows > 2 * limit and depth < MAX_SPLIT_DEPTH:
-        source = pl.scan_ipc(run_file)
+        source = run_file
         n_runs = math.ceil(rows / limit)
         boundaries = _sample_boundaries(source, rows, n_runs, settings.spill_chunk_rows())
         parts = _spill_runs(source, boundaries, scratch, f"{run_file.stem}-s", settings.spill_chunk_rows())
