@@ -481,6 +481,15 @@ class IcebergWriteSettings:
     orphan_grace: timedelta = DEFAULT_ORPHAN_GRACE
     zstd_level: int = 3
 
+    def __post_init__(self) -> None:
+        # a live attempt's marker may look this old: one beat, plus S3's whole-second
+        # LastModified, plus the listing
+        if self.attempt_timeout_s < 2 * self.heartbeat_s + 1:
+            raise ValueError(
+                f"attempt_timeout_s={self.attempt_timeout_s} must be at least 2 * heartbeat_s"
+                f" ({self.heartbeat_s}) + 1 s, or a live attempt could be taken for a dead one"
+            )
+
     def budget_bytes(self) -> int:
         return (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
 

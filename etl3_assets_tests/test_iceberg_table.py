@@ -42,7 +42,9 @@ from .test_warehouse import HOSTILE_VALUES
 
 REPO = Path(__file__).resolve().parents[1]
 MONTH = "2025-08"
-FAST = dict(heartbeat_s=0.3, attempt_timeout_s=1.5)
+# Heartbeats fast enough for tests; the timeout covers a beat plus S3's one-second
+# LastModified granularity.
+FAST = dict(heartbeat_s=0.25, attempt_timeout_s=2.0)
 
 
 # --------------------------------------------------------------------------------------
@@ -104,6 +106,13 @@ def stage(etl1_root: Path, month: str, folder: Path, target: TargetSpec | None =
 
 
 def write(target: TargetSpec, staged: str, month: str = MONTH, **settings) -> it.IcebergWriteResult:
+    if os.environ.get("ETL3_ICEBERG_TEST_TIMES"):
+        started = time.perf_counter()
+        table = target.table()
+        print(f"open {time.perf_counter() - started:.2f}s")
+        result = it.write_month(table, staged, month, it.IcebergWriteSettings(**{**FAST, **settings}), storage_options=target.storage_options())
+        print({k: round(v, 2) for k, v in result.seconds.items()})
+        return result
     return it.write_month(
         target.table(), staged, month, it.IcebergWriteSettings(**{**FAST, **settings}),
         storage_options=target.storage_options(),
@@ -442,8 +451,8 @@ def test_a_live_attempt_of_the_month_is_waited_for_then_refused(target, etl1_roo
     with it.AttemptMarker(table, MONTH, other, heartbeat_s=0.2):
         started = time.monotonic()
         with pytest.raises(it.IcebergTableError, match=f"month {MONTH} is being written by attempt.*{other}"):
-            write(target, staged, heartbeat_s=0.2, attempt_timeout_s=1.0)
-        assert time.monotonic() - started >= 2.0, "it waited for the attempt to go stale first"
+            write(target, staged, heartbeat_s=0.2, attempt_timeout_s=1.5)
+        assert time.monotonic() - started >= 3.0, "it waited for the attempt to go stale first"
     assert target.catalog().load_table(it.IDENTIFIER).current_snapshot() is None
 
 
