@@ -100,6 +100,7 @@ MIN_SAMPLE_ROWS = 10_000
 MAX_SPLIT_DEPTH = 4
 MARKER_COLUMN = "_etl3_boundary"
 RUN_COLUMN = "_etl3_run"
+ROW_COLUMN = "_etl3_row"
 DATA_FILE_PATTERN = re.compile(r"^(?P<attempt>[0-9a-f]{32})-\d{5}\.parquet$")
 ATTEMPT_FILE_PATTERN = re.compile(r"^(?P<attempt>[0-9a-f]{32})\.json$")
 
@@ -585,15 +586,21 @@ def _spill_runs(
             on_chunk(chunk.height)
             chunk = chunk.select(list(ENRICHED_SCHEMA))
             if boundaries.height:
+                # only the keys go through the sort with the boundaries; the rows then
+                # move once, by an integer sort on their run
+                keys = chunk.select(SORT_COLUMNS).with_row_index(ROW_COLUMN)
                 both = pl.concat(
-                    [chunk.with_columns(pl.lit(0, pl.UInt8).alias(MARKER_COLUMN)), marker],
+                    [keys.with_columns(pl.lit(0, pl.UInt8).alias(MARKER_COLUMN)), marker],
                     how="diagonal_relaxed",
                 )
-                both = _sort(both, MARKER_COLUMN).with_columns(
-                    pl.col(MARKER_COLUMN).cast(pl.UInt32).cum_sum().alias(RUN_COLUMN)
+                run_of_row = (
+                    _sort(both, MARKER_COLUMN)
+                    .with_columns(pl.col(MARKER_COLUMN).cast(pl.UInt32).cum_sum().alias(RUN_COLUMN))
+                    .filter(pl.col(MARKER_COLUMN) == 0)
+                    .sort(ROW_COLUMN)[RUN_COLUMN]
                 )
-                chunk = both.filter(pl.col(MARKER_COLUMN) == 0).drop(MARKER_COLUMN)
-                del both
+                del keys, both
+                chunk = chunk.with_columns(run_of_row).sort(RUN_COLUMN)
             else:
                 chunk = chunk.with_columns(pl.lit(0, pl.UInt32).alias(RUN_COLUMN))
             runs = chunk.select(pl.col(RUN_COLUMN).rle()).unnest(RUN_COLUMN)
@@ -1056,7 +1063,7 @@ def write_month(
     watch = MemoryWatch(progress, settings.budget_bytes(), log=log, warn=warn or log, log_every_s=settings.progress_every_s)
     scratch = Path(tempfile.mkdtemp(prefix=f"etl3-iceberg-{year_month}-", dir=settings.scratch_dir))
     writer = None
-    committed = False
+    committed = commit_attempted = False
     try:
         with watch:
             t = time.perf_counter()
@@ -1110,6 +1117,7 @@ def write_month(
 
                 t = time.perf_counter()
                 progress.phase = "commit"
+                commit_attempted = True
                 result.snapshot_id, result.removed_files = _commit_month(
                     table, year_month, attempt, written, result.digest
                 )
@@ -1126,17 +1134,48 @@ def write_month(
             f" peak RSS {result.peak_rss_bytes / MIB:.0f} MiB of {result.budget_bytes / MIB:.0f} MiB"
         )
         return result
-    except BaseException:
+    except BaseException as error:
         if writer is not None and not committed:
             writer.abort()
-            # best effort: the next run's orphan sweep removes whatever this misses
-            try:
-                _delete(table, [f.path for f in writer.files])
-            except Exception:  # noqa: BLE001
-                pass
+            # A commit that failed for any reason but a refused commit (CommitFailed,
+            # Validation) may have landed (e.g. the catalog's answer was lost): its files
+            # are left to the next run's orphan sweep, which checks the snapshots first.
+            if not commit_attempted or _commit_refused(error):
+                try:
+                    _delete(table, [f.path for f in writer.files])
+                except Exception:  # noqa: BLE001 - best effort; the orphan sweep is the backstop
+                    pass
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _commit_refused(error: BaseException) -> bool:
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+
+    return isinstance(error, (CommitFailedException, ValidationException))
+
+
+def check_month(
+    table, year_month: str, staged: str | os.PathLike, *, storage_options: dict | None = None, snapshot_id: int | None = None
+) -> dict[str, Any]:
+    """The month as the table holds it (a snapshot, default the current one) against the
+    staged month: row count and content digest, both read back independently."""
+    table.refresh()
+    snapshot_id = snapshot_id or (table.current_snapshot().snapshot_id if table.current_snapshot() else None)
+    in_table = month_digest(table, year_month, snapshot_id=snapshot_id)
+    staged_month = staged_digest(staged, storage_options)
+    files = month_data_files(table, year_month, snapshot_id=snapshot_id)
+    return {
+        "passed": in_table == staged_month,
+        "snapshot_id": snapshot_id,
+        "table_rows": in_table.rows,
+        "staged_rows": staged_month.rows,
+        "table_digest": in_table.hash_sum,
+        "staged_digest": staged_month.hash_sum,
+        "files": len(files),
+        "bytes": sum(f.file_size_in_bytes for f in files),
+    }
 
 
 def _combine(parts: list[MonthDigest]) -> MonthDigest:

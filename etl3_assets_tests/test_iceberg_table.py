@@ -262,8 +262,9 @@ def test_hostile_values_round_trip_and_sort_by_bytes(target, tmp_path):
 
 
 def test_rematerializing_a_shrinking_month_replaces_exactly_that_month(target, etl1_root, tmp_path):
+    staged = {m: stage(etl1_root, m, tmp_path / "staged", target) for m in SAMPLE_MONTHS}
     for month in SAMPLE_MONTHS:
-        write(target, stage(etl1_root, month, tmp_path / "staged", target), month)
+        write(target, staged[month], month)
     table = target.catalog().load_table(it.IDENTIFIER)
     others = {m: {f.file_path: f.file_size_in_bytes for f in it.month_data_files(table, m)} for m in ("2025-07", "2025-09")}
     listing_before = data_file_listing(target)
@@ -271,7 +272,13 @@ def test_rematerializing_a_shrinking_month_replaces_exactly_that_month(target, e
     old_snapshot = table.current_snapshot().snapshot_id
 
     shrink_month(etl1_root)
-    result = write(target, stage(etl1_root, MONTH, tmp_path / "staged2", target))
+    shrunk = stage(etl1_root, MONTH, tmp_path / "staged2", target)
+    result = write(target, shrunk)
+    table = target.catalog().load_table(it.IDENTIFIER)
+    check = it.check_month(table, MONTH, shrunk, storage_options=target.storage_options())
+    assert check["passed"] and check["snapshot_id"] == result.snapshot_id and check["files"] == result.files
+    stale = it.check_month(table, MONTH, staged[MONTH], storage_options=target.storage_options())
+    assert not stale["passed"] and stale["staged_rows"] == 400 and stale["table_rows"] == check["table_rows"]
 
     expected = assert_month_exact(target, etl1_root, MONTH)
     assert expected.height < 400
