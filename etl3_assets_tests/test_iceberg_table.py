@@ -495,3 +495,22 @@ def test_a_concurrent_commit_of_another_month_is_kept(tmp_path, etl1_root):
     assert not errors, errors
     for month in staged:
         assert_month_exact(spec, etl1_root, month)
+
+
+def test_s3_root_without_glue_keeps_a_local_sqlite_catalog(seaweedfs_auth_endpoint, etl1_root, tmp_path):
+    """Data and metadata on S3, the catalog a SQLite file on local disk (SQLite cannot live
+    on S3); without that file the S3 root is refused by name."""
+    bucket = new_bucket(seaweedfs_auth_endpoint)
+    spec = TargetSpec(
+        root=bucket.uri("warehouse"), s3_endpoint=seaweedfs_auth_endpoint, region=REGION,
+        access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+    )
+    with pytest.raises(it.IcebergTableError, match="needs a local sqlite_path"):
+        it.open_catalog(spec.root, s3=spec.connection())
+    catalog = it.open_catalog(spec.root, s3=spec.connection(), sqlite_path=tmp_path / "catalog.db")
+    table = it.ensure_table(catalog, spec.root)
+    assert table.location() == f"s3://{bucket.bucket}/warehouse/iceberg/fact_rate_enriched_iceberg"
+    result = it.write_month(table, stage(etl1_root, MONTH, tmp_path / "staged"), MONTH, it.IcebergWriteSettings(**FAST))
+    assert all(p.startswith(f"s3://{bucket.bucket}/warehouse/iceberg/") for p in result.file_paths)
+    assert any(k.startswith("warehouse/iceberg/fact_rate_enriched_iceberg/metadata/") for k in bucket.objects())
+    assert_same_rows(it.scan_month(table, MONTH).sort("fact_uid"), expected_enriched(str(etl1_root), MONTH))
