@@ -106,13 +106,6 @@ def stage(etl1_root: Path, month: str, folder: Path, target: TargetSpec | None =
 
 
 def write(target: TargetSpec, staged: str, month: str = MONTH, **settings) -> it.IcebergWriteResult:
-    if os.environ.get("ETL3_ICEBERG_TEST_TIMES"):
-        started = time.perf_counter()
-        table = target.table()
-        print(f"open {time.perf_counter() - started:.2f}s")
-        result = it.write_month(table, staged, month, it.IcebergWriteSettings(**{**FAST, **settings}), storage_options=target.storage_options())
-        print({k: round(v, 2) for k, v in result.seconds.items()})
-        return result
     return it.write_month(
         target.table(), staged, month, it.IcebergWriteSettings(**{**FAST, **settings}),
         storage_options=target.storage_options(),
