@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from etl3_assets.lib.contract import STAGED_ASSET, WAREHOUSE_ASSET
+from etl3_assets.lib.contract import ICEBERG_ASSET, STAGED_ASSET, WAREHOUSE_ASSET
 from etl3_assets.lib.settings import Settings
 from etl3_assets.lib.storage.roots import Root, RootError
 
@@ -115,7 +115,7 @@ def _materialize_months(months: list[str]) -> list[dict]:
             partition_key=month,
             instance=instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET)],
+            asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET), dg.AssetKey(ICEBERG_ASSET)],
             raise_on_error=VERBOSE,
         )
         if not result.success:

@@ -19,11 +19,15 @@ def test_assets_and_their_groups():
         **dict.fromkeys(ETL1_TABLES, "etl1"),
         "staged_enriched_month": "warehouse",
         "fact_rate_enriched": "warehouse",
+        "fact_rate_enriched_iceberg": "warehouse",
         "fact_rate_enriched_glue_partitions": "catalog",
     }
     monthly = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    assert monthly == {"staged_enriched_month", "fact_rate_enriched", "fact_rate_enriched_glue_partitions"}
-    assert graph.get(dg.AssetKey("fact_rate_enriched")).parent_keys == {dg.AssetKey("staged_enriched_month")}
+    assert monthly == {
+        "staged_enriched_month", "fact_rate_enriched", "fact_rate_enriched_iceberg", "fact_rate_enriched_glue_partitions",
+    }
+    for output in ("fact_rate_enriched", "fact_rate_enriched_iceberg"):
+        assert graph.get(dg.AssetKey(output)).parent_keys == {dg.AssetKey("staged_enriched_month")}
 
 
 def test_checks_and_which_block():
@@ -35,6 +39,7 @@ def test_checks_and_which_block():
         *(("fact_rate_enriched", name) for name in (
             "month_schema", "fact_uid_unique", "required_fields", "rate_range", "state_code", "coordinates",
         )),
+        ("fact_rate_enriched_iceberg", "month_equals_staged"),
     }
 
 
@@ -43,4 +48,4 @@ def test_jobs_sensors_and_resources():
         "__ASSET_JOB", "warehouse_month_job", "validate_month", "dry_run_month",
     }
     assert {s.name for s in defs.sensors} == {"etl1_sensor", "report_failed_month"}
-    assert set(defs.resources) == {"s3", "etl1", "warehouse", "staging_io_manager", "glue"}
+    assert set(defs.resources) == {"s3", "etl1", "warehouse", "staging_io_manager", "iceberg", "glue"}

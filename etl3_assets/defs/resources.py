@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from etl3_assets.defs.catalog.resources import GlueCatalogResource
 from etl3_assets.defs.etl1.resources import Etl1Resource
+from etl3_assets.defs.iceberg.resources import IcebergTableResource
 from etl3_assets.defs.s3 import Etl3S3Resource
 from etl3_assets.defs.warehouse.io_managers import StagedMonthIOManager
 from etl3_assets.defs.warehouse.resources import WarehouseResource
@@ -34,5 +35,13 @@ def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None,
         "etl1": Etl1Resource(root=settings.etl1_root, s3=s3),
         "warehouse": warehouse,
         "staging_io_manager": StagedMonthIOManager(warehouse=warehouse),
+        "iceberg": IcebergTableResource(
+            warehouse=warehouse,
+            catalog=settings.iceberg_catalog,
+            glue_endpoint_url=glue_endpoint_url,
+            sqlite_path=settings.iceberg_sqlite_path,
+            target_file_mb=settings.iceberg_target_file_mb,
+            snapshot_retention_hours=settings.iceberg_snapshot_retention_hours,
+        ),
         "glue": GlueCatalogResource(warehouse=warehouse, endpoint_url=glue_endpoint_url, threads=settings.glue_threads),
     }

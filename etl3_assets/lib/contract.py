@@ -197,7 +197,14 @@ FILE_SCHEMA = {c: ENRICHED_SCHEMA[c] for c in FILE_COLUMNS}
 GLUE_DATABASE = "healthcare_data_lake"
 GLUE_TABLE = "fact_rate_enriched"
 
+# --- The Iceberg table (CONTRACT section 4). ---
+
+ICEBERG_PREFIX = "iceberg"  # data and metadata under <root>/iceberg/
+ICEBERG_TABLE = "fact_rate_enriched_iceberg"
+ICEBERG_PARTITION_COLUMNS = ("year", "month")
+
 # --- Asset names the layers share. ---
 
 STAGED_ASSET = "staged_enriched_month"  # the month staged as one parquet file
 WAREHOUSE_ASSET = "fact_rate_enriched"  # the month in the Hive layout (CONTRACT section 3)
+ICEBERG_ASSET = ICEBERG_TABLE  # the month in the Iceberg table (CONTRACT section 4)

@@ -48,6 +48,10 @@ class Settings:
     month_lock_lease_seconds: float = 120.0
     month_lock_wait_seconds: float = 600.0
     etl1_sensor: str = "running"
+    iceberg_catalog: str = "auto"
+    iceberg_sqlite_path: str | None = None
+    iceberg_target_file_mb: int = 256
+    iceberg_snapshot_retention_hours: float = 168.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +94,14 @@ def _seconds(raw: str) -> float:
 
 
 SENSOR_STATES = ("running", "stopped")
+ICEBERG_CATALOGS = ("auto", "glue", "sqlite")
+
+
+def _iceberg_catalog(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ICEBERG_CATALOGS:
+        raise ValueError(f"expected one of {', '.join(ICEBERG_CATALOGS)}")
+    return value
 
 
 def _sensor_state(raw: str) -> str:
@@ -124,6 +136,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "MONTH_LOCK_LEASE_SECONDS", "month_lock_lease_seconds", _seconds,
         "lease of a month's writer; a killed writer blocks the month this long at most",
+    ),
+    Variable(
+        "ICEBERG_CATALOG", "iceberg_catalog", _iceberg_catalog,
+        "the Iceberg table's catalog: glue, sqlite, or auto (Glue for an S3 warehouse, else SQLite)",
+    ),
+    Variable(
+        "ICEBERG_SQLITE_PATH", "iceberg_sqlite_path", str,
+        "a local SQLite catalog file (default: <warehouse>/iceberg/catalog.db for a local warehouse)",
+    ),
+    Variable("ICEBERG_TARGET_FILE_MB", "iceberg_target_file_mb", _positive_int, "size the Iceberg data files aim at"),
+    Variable(
+        "ICEBERG_SNAPSHOT_RETENTION_HOURS", "iceberg_snapshot_retention_hours", _seconds,
+        "how long replaced Iceberg snapshots stay readable (longer than the longest query)",
     ),
     Variable(
         "ETL3_SENSOR", "etl1_sensor", _sensor_state,

@@ -379,3 +379,28 @@ def assert_same_query_rows(actual: list[tuple], expected: list[tuple], what: str
         return sorted(repr(tuple(round(v, 9) if isinstance(v, float) else v for v in row)) for row in rows)
 
     assert normal(actual) == normal(expected), what
+
+
+# Partition values real upstream data may hold and the sample data does not: every test of
+# the layouts runs them.
+HOSTILE_VALUES = [
+    "",
+    ".",
+    "..",
+    "a/../b",
+    "%",
+    "%%2F",
+    "x=y=z",
+    "tab\there",
+    "line\nbreak",
+    "\x01ctl",
+    " lead and trail ",
+    "null",
+    "NULL",
+    "08",
+    "Zürich – 東京 🏥",
+    "{brace} [bracket] ^caret",
+    "back\\slash",
+    "q'u\"o`te",
+    "~!@$&()+;<>|,",
+]

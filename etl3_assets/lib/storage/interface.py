@@ -66,6 +66,9 @@ class WarehouseStorage(Protocol):
     def reader_options(self) -> dict[str, str] | None:
         """polars ``storage_options`` that reach ``uri(key)`` (None for a folder)."""
 
+    def file_io_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO properties that reach ``uri(key)`` (empty for a folder)."""
+
     def catalog_uri(self, key: str) -> str | None:
         """The key's location as a catalog (Glue, Athena) registers it; None when no
         catalog can reach this storage (a local folder)."""

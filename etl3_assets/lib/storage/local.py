@@ -70,6 +70,9 @@ class LocalStorage:
     def reader_options(self) -> dict[str, str] | None:
         return None
 
+    def file_io_properties(self) -> dict[str, str]:
+        return {}
+
     def catalog_uri(self, key: str) -> str | None:
         return None
 

@@ -125,6 +125,22 @@ class S3Connection:
                 options[theirs] = r[ours]
         return options
 
+    def pyiceberg_properties(self) -> dict[str, str]:
+        """The same endpoint, region and credentials, as pyiceberg FileIO properties."""
+        r = self._resolved()
+        props = {
+            "s3.endpoint": r["endpoint_url"],
+            "s3.region": r["region"],
+            # a custom endpoint cannot answer pyarrow's region lookup (it asks AWS)
+            "s3.resolve-region": "false",
+        }
+        for ours, theirs in (
+            ("access_key", "s3.access-key-id"), ("secret_key", "s3.secret-access-key"), ("session_token", "s3.session-token"),
+        ):
+            if ours in r:
+                props[theirs] = r[ours]
+        return props
+
     def pyarrow_filesystem(self) -> Any:
         """The same endpoint, region and credentials, as a pyarrow ``S3FileSystem``."""
         from pyarrow import fs
@@ -341,6 +357,9 @@ class S3Storage:
 
     def catalog_uri(self, key: str) -> str | None:
         return self.root.join(key)
+
+    def file_io_properties(self) -> dict[str, str]:
+        return self.connection.pyiceberg_properties()
 
     def reader_options(self) -> dict[str, str] | None:
         return self.connection.polars_storage_options()

@@ -13,7 +13,7 @@ from etl3_assets.lib.contract import FILE_COLUMNS, FILE_SCHEMA, HIVE_ESCAPED_CHA
 from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
 
 from etl3_assets_tests.support.deployment import SAMPLE_MONTHS, data_snapshot, materialize_month, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import HOSTILE_VALUES, READERS, assert_same_rows, expected_enriched, month_files
 from etl3_assets_tests.support import REPO
 
 
@@ -122,29 +122,6 @@ def test_large_partitions_are_split_into_numbered_files(etl1_root, warehouse_roo
     for d in {f.parent for f in month_files(warehouse_root, "2025-09")}:
         assert [p.name for p in d.iterdir()] == ["fact_rate_enriched.parquet"]
     assert_same_rows(READERS["pyarrow"](warehouse_root, "2025-09"), expected)
-
-
-HOSTILE_VALUES = [
-    "",
-    ".",
-    "..",
-    "a/../b",
-    "%",
-    "%%2F",
-    "x=y=z",
-    "tab\there",
-    "line\nbreak",
-    "\x01ctl",
-    " lead and trail ",
-    "null",
-    "NULL",
-    "08",
-    "Zürich – 東京 🏥",
-    "{brace} [bracket] ^caret",
-    "back\\slash",
-    "q'u\"o`te",
-    "~!@$&()+;<>|,",
-]
 
 
 def test_hostile_partition_values_round_trip(tmp_path):
