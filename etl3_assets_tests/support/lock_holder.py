@@ -1,6 +1,6 @@
 """A process that takes a month lock, for the lock tests: ``python -m
 etl3_assets_tests.support.lock_holder SPEC`` with SPEC a JSON object (storage, month, lease,
-wait, hold, start_at, log). Prints ``HELD``/``LOCKED <message>``/``LOST <message>`` and
+wait, hold, ready, log). Prints ``HELD``/``LOCKED <message>``/``LOST <message>`` and
 exits 0, 2 (locked) or 3 (lost)."""
 
 from __future__ import annotations
@@ -40,26 +40,30 @@ def log_line(path: str | None, text: str) -> None:
 
 def hold(spec: dict) -> int:
     storage = make_storage(spec["storage"])
-    if spec.get("start_at"):
-        time.sleep(max(0.0, spec["start_at"] - time.time()))
+    if spec.get("ready"):  # imported: wait for the start time on stdin
+        print("READY", flush=True)
+        start_at = float(sys.stdin.readline())
+        time.sleep(max(0.0, start_at - time.time()))
     me = f"pid{os.getpid()}"
+    begun = time.time()
     try:
         for _ in range(spec.get("times", 1)):
             with month_lock(
                 storage, OUTPUT, spec["month"], run_id=spec.get("run_id", me),
                 lease_seconds=spec["lease"], wait_seconds=spec["wait"],
             ):
-                print("HELD", flush=True)
+                print(f"HELD at {time.time():.3f} (tried from {begun:.3f})", flush=True)
                 log_line(spec.get("log"), f"enter {me}")
                 time.sleep(spec["hold"])
                 log_line(spec.get("log"), f"exit {me}")
+                released = time.time()
     except MonthLockedError as error:
-        print(f"LOCKED {error}", flush=True)
+        print(f"LOCKED {error} (tried from {begun:.3f} to {time.time():.3f})", flush=True)
         return 2
     except LeaseLostError as error:
         print(f"LOST {error}", flush=True)
         return 3
-    print("RELEASED", flush=True)
+    print(f"RELEASED at {released:.3f}", flush=True)
     return 0
 
 

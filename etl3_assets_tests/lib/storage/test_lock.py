@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from etl3_assets_tests.support.s3_servers import ACCESS_KEY, REGION, SECRET_KEY
 from etl3_assets_tests.support import REPO
 
 MONTH = "2025-08"
+HOLD = 8.0
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -46,7 +48,7 @@ def start_holder(spec: dict, **settings) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, "-m", "etl3_assets_tests.support.lock_holder", json.dumps(args)],
-        stdout=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
 
 
@@ -143,7 +145,10 @@ def test_a_killed_holder_blocks_the_month_for_one_lease_at_most(spec):
 
 
 def test_racing_takers_of_an_expired_lease_have_one_winner(spec):
-    """Threads and processes all see the same expired lease and race to take it over."""
+    """Threads and processes all see the same expired lease and race to take it over:
+    the one that wins holds it, every other one that tried meanwhile is refused, and no
+    two holds overlap (a participant slowed down past the winner's release may take
+    the month after it, legitimately)."""
     storage = make_storage(spec)
     for round_ in range(2):
         holder = start_holder(spec, lease=2, run_id=f"dead-{round_}")
@@ -151,31 +156,49 @@ def test_racing_takers_of_an_expired_lease_have_one_winner(spec):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         time.sleep(3.2)  # expired by now
-        start_at = time.time() + 8  # the processes are importing meanwhile (slow on a loaded machine)
-        procs = [start_holder(spec, lease=4, wait=0, hold=3, start_at=start_at, run_id=f"p{i}") for i in range(3)]
-        wins: list[str] = []
-        losses: list[str] = []
+        procs = [start_holder(spec, lease=4, wait=0, hold=HOLD, ready=True, run_id=f"p{i}") for i in range(3)]
+        for p in procs:
+            assert p.stdout.readline() == "READY\n"
+        start_at = time.time() + 0.5  # everyone at the line, threads and processes
+        for p in procs:
+            p.stdin.write(f"{start_at}\n")
+            p.stdin.flush()
+        holds: list[tuple[float, float]] = []  # (acquired, released) of each winner
+        refusals: list[tuple[float, float]] = []  # (tried from, refused at)
 
         def take(name: str) -> None:
             time.sleep(max(0.0, start_at - time.time()))
+            tried = time.time()
             try:
                 with month_lock(storage, OUTPUT, MONTH, run_id=name, lease_seconds=4, wait_seconds=0):
-                    wins.append(name)
-                    time.sleep(3)
-            except MonthLockedError:
-                losses.append(name)
+                    acquired = time.time()
+                    time.sleep(HOLD)
+                    released = time.time()
+                holds.append((acquired, released))
+            except MonthLockedError as error:
+                assert str(error).startswith(f"month {MONTH} of {OUTPUT} is being written by run ")
+                refusals.append((tried, time.time()))
 
         threads = [threading.Thread(target=take, args=(f"t{i}",)) for i in range(4)]
         for t in threads:
             t.start()
-        outputs = [p.communicate(timeout=60)[0] for p in procs]
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
         for t in threads:
             t.join()
-        process_wins = [o for o in outputs if o.startswith("HELD")]
-        assert [p.returncode for p in procs].count(0) == len(process_wins)
-        assert all(o.startswith("LOCKED month 2025-08") for o in outputs if not o.startswith("HELD")), outputs
-        assert len(wins) + len(process_wins) == 1, (wins, outputs)
-        assert len(losses) + len(outputs) - len(process_wins) == 6
+        for out in outputs:
+            if out.startswith("HELD"):
+                held = re.search(r"HELD at ([\d.]+)", out)
+                released = re.search(r"RELEASED at ([\d.]+)", out)
+                holds.append((float(held[1]), float(released[1])))
+            else:
+                found = re.search(rf"^LOCKED month {MONTH} of {OUTPUT} is being written by run .*\(tried from ([\d.]+) to ([\d.]+)\)", out)
+                assert found, out
+                refusals.append((float(found[1]), float(found[2])))
+        assert len(holds) + len(refusals) == 7
+        holds.sort()
+        assert holds, outputs
+        for (_, released), (acquired, _) in zip(holds, holds[1:]):
+            assert acquired >= released, f"two holders at once: {holds}"
         assert read_lease(spec) is None
 
 
