@@ -27,7 +27,7 @@ from etl3_assets_tests.support import REPO
 
 MONTH = "2025-08"
 OTHER_MONTHS = ("2025-07", "2025-09")
-HELD = re.compile(rf"month {MONTH} of (enriched_fact_rate|fact_rate_enriched\w*) is being written by run [0-9a-f-]{{36}} \(pid \d+ on host ")
+HELD = re.compile(rf"month {MONTH} of (staged_enriched_month|fact_rate_enriched\w*) is being written by run [0-9a-f-]{{36}} \(pid \d+ on host ")
 
 ETL3 = [sys.executable, "-m", "etl3_assets.cli", "materialize", "--partition", MONTH]
 
@@ -41,9 +41,10 @@ def dagster_materialize(selection: str) -> list[str]:
 
 PAIRS = {
     "etl3+etl3": ("etl3", "etl3"),
-    "dagster+dagster": ("dagster", "dagster"),
     "etl3+dagster": ("etl3", "dagster"),
 }
+# Two Dagster CLIs at once cost the most (each loads the code location) and add no path
+# the others lack: the lock is taken in the same step code whatever process runs it.
 
 
 def run_pair(commands: list[list[str]], env: dict, cwd: Path) -> list[tuple[int, str]]:
@@ -107,7 +108,7 @@ def test_two_runs_of_one_month_at_once_on_a_local_warehouse(pair, etl1_root, tmp
         materialize_month(etl1_root, warehouse, month, instance=dagster_instance)
     others = data_snapshot(warehouse)
     commands = {"etl3": ETL3, "dagster": dagster_materialize("*fact_rate_enriched")}
-    for wait in (120, 0, 120):
+    for wait in (120, 0):
         env = base_env(tmp_path, wait, ETL1_ROOT=str(etl1_root), WAREHOUSE_ROOT=str(warehouse))
         outcomes = run_pair([commands[kind] for kind in PAIRS[pair]], env, tmp_path)
         print(pair, "wait", wait, "exit codes", [code for code, _ in outcomes])
@@ -125,7 +126,7 @@ def test_two_runs_of_one_month_at_once_on_a_local_warehouse(pair, etl1_root, tmp
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pair", sorted(PAIRS))
+@pytest.mark.parametrize("pair", ["etl3+dagster"])
 def test_two_runs_of_one_month_at_once_on_seaweedfs(pair, etl1_root, tmp_path, s3_bucket, moto_endpoint, glue_client):
     from etl3_assets_tests.support.s3_month import ETL1, WAREHOUSE, assert_month_exact, glue_month, materialize_s3, month_keys
 
