@@ -20,6 +20,7 @@ resource, client, upload_tree, read_month_pyarrow), ``moto_bucket`` the same on 
 from __future__ import annotations
 
 import ctypes
+import json
 import http.client
 import random
 import shutil
@@ -110,12 +111,21 @@ def start_seaweedfs(data_dir: Path, extra: list[str] = ()) -> tuple[subprocess.P
     ports = {name: free_port(with_grpc_offset=True) for name in ("master", "volume", "filer", "s3", "admin")}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "weed.log"
+    # one identity with the test keys, as on AWS: requests are authenticated (without an
+    # identity SeaweedFS accepts anything but refuses pyarrow's signed multipart uploads)
+    identities = data_dir / "s3-identities.json"
+    identities.write_text(json.dumps({"identities": [{
+        "name": "etl3-test",
+        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}))
     args = [
         _binary("weed"), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
         *(f"-{name}.port={port}" for name, port in ports.items()),
         *(f"-{name}.port.grpc={port + 10000}" for name, port in ports.items()),
+        f"-s3.config={identities}",
         *extra,
     ]
     proc = subprocess.Popen(

@@ -37,7 +37,7 @@ from etl3_assets_tests.support import REPO
 from etl3_assets_tests.support.deployment import SAMPLE_MONTHS
 from etl3_assets_tests.support.iceberg_child import TargetSpec, read_loop
 from etl3_assets_tests.support.oracle import HOSTILE_VALUES, assert_same_rows, expected_enriched
-from etl3_assets_tests.support.s3_servers import ACCESS_KEY, REGION, SECRET_KEY, new_bucket, serving, start_seaweedfs
+from etl3_assets_tests.support.s3_servers import ACCESS_KEY, REGION, SECRET_KEY, new_bucket
 MONTH = "2025-08"
 # Heartbeats fast enough for tests; the timeout covers a beat plus S3's one-second
 # LastModified granularity.
@@ -49,32 +49,11 @@ FAST = dict(heartbeat_s=0.25, attempt_timeout_s=2.0)
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def seaweedfs_auth_endpoint(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("seaweedfs-iceberg")
-    config = folder / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "etl3-test",
-                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    with serving(lambda d: start_seaweedfs(d / "data", [f"-s3.config={config}"]), folder) as endpoint:
-        yield endpoint
-
-
 @pytest.fixture(params=["local", "s3-glue"])
 def target(request, tmp_path) -> TargetSpec:
     if request.param == "local":
         return TargetSpec(root=str(tmp_path / "warehouse"))
-    endpoint = request.getfixturevalue("seaweedfs_auth_endpoint")
+    endpoint = request.getfixturevalue("seaweedfs_endpoint")
     moto = request.getfixturevalue("moto_endpoint")
     request.getfixturevalue("glue_client")  # drops the Glue database: an empty catalog
     bucket = new_bucket(endpoint)
@@ -487,12 +466,12 @@ def test_a_concurrent_commit_of_another_month_is_kept(tmp_path, etl1_root):
         assert_month_exact(spec, etl1_root, month)
 
 
-def test_s3_root_without_glue_keeps_a_local_sqlite_catalog(seaweedfs_auth_endpoint, etl1_root, tmp_path):
+def test_s3_root_without_glue_keeps_a_local_sqlite_catalog(seaweedfs_endpoint, etl1_root, tmp_path):
     """Data and metadata on S3, the catalog a SQLite file on local disk (SQLite cannot live
     on S3); without that file the S3 root is refused by name."""
-    bucket = new_bucket(seaweedfs_auth_endpoint)
+    bucket = new_bucket(seaweedfs_endpoint)
     spec = TargetSpec(
-        root=bucket.uri("warehouse"), s3_endpoint=seaweedfs_auth_endpoint, region=REGION,
+        root=bucket.uri("warehouse"), s3_endpoint=seaweedfs_endpoint, region=REGION,
         access_key=ACCESS_KEY, secret_key=SECRET_KEY,
     )
     with pytest.raises(it.IcebergTableError, match="needs a local sqlite_path"):
