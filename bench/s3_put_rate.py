@@ -23,10 +23,14 @@ Client modes (``--modes``):
 
 * ``storage``: the production ``S3Storage.put_bytes`` with the connection the project
   configures (``S3Connection`` defaults);
-* ``legacy``: ``S3Storage`` with botocore's default checksums (``when_supported``) and a
-  pool of ``threads + 2`` connections, i.e. the client as it was before this benchmark;
+* ``legacy``: ``S3Storage`` with botocore's default checksums (``when_supported``), a
+  pool of ``threads + 2`` connections and ``Expect: 100-continue`` on every PUT, i.e. the
+  client as it was before this benchmark;
+* ``boto3``: plain ``put_object`` on one shared client with botocore's defaults;
 * ``lean``: plain ``put_object`` on one shared client, ``when_required`` checksums,
-  parameter validation off: the cheapest boto3 path;
+  parameter validation off, no ``Expect: 100-continue``: the cheapest boto3 path;
+* ``sigv4``: as ``http``, each request signed by botocore's own SigV4 signer (payload
+  hash included, as botocore signs over plain HTTP): the price of signing alone;
 * ``http``: unsigned PUTs with ``http.client`` on one keep-alive connection per thread
   (SeaweedFS without an identity config accepts them): the floor of any Python client,
   and a server that is barely helped by the client.
@@ -51,7 +55,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from etl3_assets.s3_storage import S3Connection, S3Storage  # noqa: E402
+from etl3_assets.s3_storage import S3Connection, S3Storage, _drop_expect_for_small_bodies  # noqa: E402
 from etl3_assets.storage_paths import Root  # noqa: E402
 from etl3_assets_tests.s3_servers import (  # noqa: E402
     ACCESS_KEY,
@@ -143,7 +147,7 @@ class Servers:
             fdir, "filer",
             [weed, "filer", *ip, f"-port={filer}", f"-master=127.0.0.1:{master}",
              f"-defaultStoreDir={fdir}",
-             *([f"-s3", f"-s3.port={s3}", "-s3.port.iceberg=0", "-s3.port.lance=0", *extra]
+             *(["-s3", f"-s3.port={s3}", "-s3.port.iceberg=0", "-s3.port.lance=0", *extra]
                if s3_in_filer else [])],
             f"http://127.0.0.1:{filer}/",
         )
@@ -233,6 +237,7 @@ def _client_process(endpoint, bucket, mode, threads, worker, barrier, seconds, p
         if mode == "legacy":
             storage.connection = _connection(endpoint, mode, threads).with_pool(threads + 2)
             storage._init_runtime()
+            storage.client.meta.events.unregister("before-send.s3", _drop_expect_for_small_bodies)
         storage.client  # made before the clock starts, as in a long-running writer
         barrier.wait()
         deadline = time.time() + seconds
@@ -245,30 +250,44 @@ def _client_process(endpoint, bucket, mode, threads, worker, barrier, seconds, p
         storage.close()
         total = i
     else:
-        if mode == "lean":
+        if mode in ("lean", "boto3"):
             from botocore.config import Config
             import boto3
 
+            lean = dict(request_checksum_calculation="when_required", parameter_validation=False)
             client = boto3.session.Session().client(
                 "s3", region_name=REGION, endpoint_url=endpoint, use_ssl=False,
                 aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                config=Config(max_pool_connections=threads, request_checksum_calculation="when_required",
-                              parameter_validation=False, retries={"mode": "standard"}),
+                config=Config(max_pool_connections=threads, retries={"mode": "standard"},
+                              **(lean if mode == "lean" else {})),
             )
+            if mode == "lean":
+                client.meta.events.register("before-send.s3", _drop_expect_for_small_bodies)
 
             def put(_conn, key):
                 client.put_object(Bucket=bucket, Key=f"{prefix}/{key}", Body=payload,
                                   ServerSideEncryption="AES256")
-        else:  # http
+        else:  # http, sigv4
             host, port = endpoint.removeprefix("http://").split(":")
             local = threading.local()
+            if mode == "sigv4":
+                from botocore.auth import S3SigV4Auth
+                from botocore.awsrequest import AWSRequest
+                from botocore.credentials import Credentials
+
+                signer = S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION)
 
             def put(_conn, key):
                 conn = getattr(local, "conn", None)
                 if conn is None:
                     conn = local.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-                conn.request("PUT", f"/{bucket}/{prefix}/{key}", body=payload,
-                             headers={"x-amz-server-side-encryption": "AES256"})
+                headers = {"x-amz-server-side-encryption": "AES256"}
+                path = f"/{bucket}/{prefix}/{key}"
+                if mode == "sigv4":
+                    request = AWSRequest("PUT", f"{endpoint}{path}", data=payload, headers=headers)
+                    signer.add_auth(request)
+                    headers = dict(request.headers.items())
+                conn.request("PUT", path, body=payload, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status != 200:

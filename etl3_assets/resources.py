@@ -31,6 +31,7 @@ class Etl3S3Resource(S3Resource):
     retry_mode: str = "adaptive"
     max_pool_connections: int = 10
     upload_threads: int = UPLOAD_THREADS
+    request_checksum_calculation: str = "when_required"
 
     def connection(self) -> S3Connection:
         """This configuration as plain, picklable settings (same field names)."""
