@@ -61,6 +61,10 @@ class PeakRss:
         self.me = psutil.Process()
         self.servers = {name: psutil.Process(pid) for name, pid in servers.items()}
         self.peak_client = 0
+        self.at_peak: list[str] = []
+        self.peak_at = 0.0
+        self.per_second: dict[int, int] = {}  # second into the run -> client tree peak
+        self.t0 = time.perf_counter()
         self.peak_servers = {name: 0 for name in servers}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -89,7 +93,26 @@ class PeakRss:
             server_pids.update(p.pid for p in tree)
             self.peak_servers[name] = max(self.peak_servers[name], self._rss(tree))
         client = [p for p in self._tree(self.me) if p.pid not in server_pids]
-        self.peak_client = max(self.peak_client, self._rss(client))
+        rss = self._rss(client)
+        second = int(time.perf_counter() - self.t0)
+        self.per_second[second] = max(self.per_second.get(second, 0), rss)
+        if rss > self.peak_client:
+            self.peak_client = rss
+            self.peak_at = time.perf_counter() - self.t0
+            self.at_peak = [self._describe(p) for p in client]
+
+    @staticmethod
+    def _describe(process: psutil.Process) -> str:
+        """``pid role rss`` of one process of the client tree, for the peak's breakdown."""
+        try:
+            cmd = " ".join(process.cmdline())
+            rss = process.memory_info().rss / 2**20
+        except psutil.Error:
+            return f"{process.pid} gone"
+        role = "run" if process.pid == os.getpid() else (
+            "spawned worker" if "multiprocessing" in cmd else cmd[:60]
+        )
+        return f"{process.pid} {role}: {rss:.0f} MiB"
 
     def _run(self):
         while not self._stop.is_set():
@@ -199,6 +222,14 @@ def main() -> None:
             "seaweedfs_cpu_ms_per_file_run": round(1000 * weed_cpu / meta["files"], 3),
             "peak_rss_mb_client_tree": round(rss.peak_client / 2**20, 1),
             "budget_mb_client_tree": args.memory_limit_mb + FIXED_OVERHEAD_MB,
+            "client_tree_at_peak": rss.at_peak,
+            "client_peak_seconds_into_run": round(rss.peak_at, 1),
+            # the client tree's peak in each 10 s of the run (MiB), to tell the phases apart
+            "client_tree_mb_per_10s": [
+                round(max(v for k, v in rss.per_second.items() if k // 10 == w) / 2**20)
+                for w in range(max(rss.per_second) // 10 + 1)
+                if any(k // 10 == w for k in rss.per_second)
+            ],
             "peak_rss_mb_run_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "peak_rss_mb_seaweedfs": round(rss.peak_servers["seaweedfs"] / 2**20, 1),
             "peak_rss_mb_moto": round(rss.peak_servers["moto"] / 2**20, 1),
