@@ -20,6 +20,7 @@ class Etl3S3Resource(S3Resource):
 
     retry_mode: str = "adaptive"
     max_pool_connections: int = 10
+    request_checksum_calculation: str = "when_required"
 
     def connection(self) -> S3Connection:
         """This configuration as plain, picklable settings (same field names)."""

@@ -106,8 +106,35 @@ def _binary(name: str) -> str:
     return found
 
 
+# How SeaweedFS is run so that it is not what a benchmark of small PUTs measures
+# (bench/s3_put_rate.py compares the layouts; bench/measured/2026-12-02-s3-put-rate.json):
+# * ``weed mini``, master, volume server, filer and S3 gateway in one process: its server
+#   CPU per PUT was the lowest of the layouts tried (``weed server``, and separate master,
+#   one or two volume servers, filer, with the S3 gateway in the filer or on its own), as
+#   one process saves the internal HTTP/gRPC hops between them; more volume servers did
+#   not help on this machine, whose cores are shared by client and server;
+# * no concurrency limits: every upload/download limit is set to 0 (unlimited), which is
+#   this version's default, written out so that a default that changes cannot throttle;
+# * volumes of 1 GiB (mini's default is 128 MiB), so a month of ~20 KB objects makes the
+#   master grow new volumes less often (against mini's defaults the difference in server
+#   CPU per PUT was within the noise of this shared machine); the filer store is mini's
+#   leveldb2 and the volume index stays in memory (the defaults).
+# What caps a month's PUT rate on a small machine is then CPU: botocore's per-request
+# work in the client, SeaweedFS's own per request (with SSE-S3) in the server.
+SEAWEEDFS_TUNING = (
+    "-master.volumeSizeLimitMB=1024",
+    "-volume.concurrentUploadLimitMB=0",
+    "-volume.concurrentDownloadLimitMB=0",
+    "-filer.concurrentUploadLimitMB=0",
+    "-filer.concurrentFileUploadLimit=0",
+    "-s3.concurrentUploadLimitMB=0",
+    "-s3.concurrentFileUploadLimit=0",
+)
+
+
 def start_seaweedfs(data_dir: Path, extra: list[str] = ()) -> tuple[subprocess.Popen, str]:
-    """``weed mini`` on loopback with telemetry, the admin UI, WebDAV, Iceberg and Lance off."""
+    """``weed mini`` on loopback with telemetry, the admin UI, WebDAV, Iceberg and Lance off,
+    tuned by ``SEAWEEDFS_TUNING``."""
     ports = {name: free_port(with_grpc_offset=True) for name in ("master", "volume", "filer", "s3", "admin")}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "weed.log"
@@ -126,6 +153,7 @@ def start_seaweedfs(data_dir: Path, extra: list[str] = ()) -> tuple[subprocess.P
         *(f"-{name}.port={port}" for name, port in ports.items()),
         *(f"-{name}.port.grpc={port + 10000}" for name, port in ports.items()),
         f"-s3.config={identities}",
+        *SEAWEEDFS_TUNING,
         *extra,
     ]
     proc = subprocess.Popen(
