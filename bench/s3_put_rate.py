@@ -11,7 +11,7 @@ client processes and by the SeaweedFS processes, and the load averages around th
 Server layouts (``--server``):
 
 * ``mini``: ``weed mini`` as the tests started it before tuning (all in one process);
-* ``tuned``: ``weed mini`` as ``etl3_assets_tests.s3_servers.start_seaweedfs`` starts it now;
+* ``tuned``: ``weed mini`` as ``etl3_assets_tests.support.s3_servers.start_seaweedfs`` starts it now;
 * ``server``: ``weed server -filer -s3`` (all in one process, the older all-in-one);
 * ``split``: ``weed master``, ``--volumes`` x ``weed volume`` and ``weed filer -s3``
   (the S3 gateway inside the filer process), each its own process;
@@ -57,7 +57,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from etl3_assets.lib.storage.s3 import S3Connection, S3Storage, _drop_expect_for_small_bodies  # noqa: E402
 from etl3_assets.lib.storage.roots import Root  # noqa: E402
-from etl3_assets_tests.s3_servers import (  # noqa: E402
+from etl3_assets_tests.support.s3_servers import (  # noqa: E402
     ACCESS_KEY,
     REGION,
     SECRET_KEY,
