@@ -173,7 +173,9 @@ def cmd_sample_data(args: argparse.Namespace) -> None:
     )
     for table, n in counts.items():
         print(f"{table:32} {n:>8} rows")
-    print(f"wrote sample ETL1 data to {root.uri if root.is_s3 else Path(root.uri).absolute()}")
+    from etl3_assets.lib.storage import open_storage
+
+    print(f"wrote sample ETL1 data to {open_storage(root).root_uri}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

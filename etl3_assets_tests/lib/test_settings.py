@@ -21,8 +21,16 @@ def test_a_set_variable_wins_and_an_empty_one_is_ignored():
 
 
 def test_s3_bucket_places_the_warehouse_unless_warehouse_root_is_set():
-    assert Settings.from_env({"S3_BUCKET": "b"}).warehouse_root == "s3://b"
-    assert Settings.from_env({"S3_BUCKET": "b", "WAREHOUSE_ROOT": "s3://c/wh"}).warehouse_root == "s3://c/wh"
+    assert Settings.from_env({"S3_BUCKET": "rates-lake"}).warehouse_root == "s3://rates-lake"
+    both = {"S3_BUCKET": "rates-lake", "WAREHOUSE_ROOT": "s3://other-lake/wh"}
+    assert Settings.from_env(both).warehouse_root == "s3://other-lake/wh"
+
+
+def test_a_mistyped_root_is_refused_naming_its_variable():
+    with pytest.raises(ValueError, match="WAREHOUSE_ROOT='s3//bucket/wh' is not a valid root"):
+        Settings.from_env({"WAREHOUSE_ROOT": "s3//bucket/wh"})
+    with pytest.raises(ValueError, match="ETL1_ROOT='S3://bucket/etl1' is not a valid root"):
+        Settings.from_env({"ETL1_ROOT": "S3://bucket/etl1"})
 
 
 def test_a_bad_number_names_the_variable():
