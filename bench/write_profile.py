@@ -10,11 +10,13 @@ process CPU (all threads of the worker: ``time.process_time``) and in main-threa
 threads (polars' thread pool) burned during that step. The worker's whole user+sys
 (``getrusage``) minus the timed steps is the Python loop and whatever else is unaccounted.
 
-Configurations (``--configs``): ``pool-default`` (polars' pool as the writer starts it,
-one thread per core), ``pool-1`` (``POLARS_MAX_THREADS=1`` and pyarrow's CPU pool at 1),
-and ``writer`` (the current ``write_bucket`` as is, untouched by the instrumentation, for
-the true CPU per file). The configurations run one after another, repeated
-``--repeats`` times interleaved, so that load from other users falls on all of them.
+Configurations (``--configs``), each ``MODE/POOL``: MODE ``before`` is the write path as it
+was before issue 13 (polars slices + ``write_parquet``, pathlib ``put_bytes``), ``after`` the
+current one, both instrumented step by step, and ``writer`` the current ``write_bucket``
+untouched (the true CPU per file, without the timers' own cost); POOL ``pool-default`` is
+polars' pool as a spawned worker starts it (one thread per core) and ``pool-1`` is
+``POLARS_MAX_THREADS=1`` with pyarrow's CPU and IO pools at 1. The configurations run one
+after another, ``--repeats`` times interleaved, so that load from other users falls on all.
 
 ``--pyspy-raw FILE`` aggregates a ``py-spy record --format raw`` output by step instead.
 """
@@ -33,14 +35,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-CONFIG_ENV = {
+POOL_ENV = {
     "pool-default": {},
     "pool-1": {"POLARS_MAX_THREADS": "1", "ETL3_PROFILE_ARROW_CPUS": "1"},
-    "writer": {},
 }
+CONFIGS = [f"{mode}/{pool}" for mode in ("before", "after", "writer") for pool in POOL_ENV]
 
 
-def _worker(bucket_files: list[str], out: str, instrumented: bool) -> dict:
+def _worker(bucket_files: list[str], out: str, mode: str) -> dict:
     import pyarrow as pa
 
     if os.environ.get("ETL3_PROFILE_ARROW_CPUS"):
@@ -48,8 +50,8 @@ def _worker(bucket_files: list[str], out: str, instrumented: bool) -> dict:
         pa.set_io_thread_count(int(os.environ["ETL3_PROFILE_ARROW_CPUS"]))
     import polars as pl
 
-    from etl3_assets.month_writer import write_bucket
     from etl3_assets.month_manifest import MonthManifest
+    from etl3_assets.month_writer import write_bucket
     from etl3_assets.storage import LocalStorage
 
     storage = LocalStorage(out)
@@ -58,8 +60,10 @@ def _worker(bucket_files: list[str], out: str, instrumented: bool) -> dict:
     files = 0
     steps: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for bucket_file in bucket_files:
-        if instrumented:
-            files += _instrumented_bucket(storage, manifest, Path(bucket_file), steps)
+        if mode == "before":
+            files += _before_bucket(storage, manifest, Path(bucket_file), steps)
+        elif mode == "after":
+            files += _after_bucket(storage, manifest, Path(bucket_file), steps)
         else:
             files += write_bucket(storage, manifest, Path(bucket_file), 1_000_000).files
     r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -88,8 +92,11 @@ class _Step:
         acc[1] += time.thread_time() - self.t
 
 
-def _instrumented_bucket(storage, manifest, bucket_file: Path, steps) -> int:
-    """``write_bucket`` step by step (same calls, same order), each step timed."""
+def _before_bucket(storage, manifest, bucket_file: Path, steps) -> int:
+    """``write_bucket`` as it was before issue 13 (polars slices and ``write_parquet``;
+    ``put_bytes`` with pathlib, ``Path.mkdir(parents=True)``, a uuid4 temp name, a
+    buffered file object, ``os.replace``), step by step, each step timed."""
+    import io
     import math
     import uuid
 
@@ -97,7 +104,7 @@ def _instrumented_bucket(storage, manifest, bucket_file: Path, steps) -> int:
 
     from etl3_assets.contract import FILE_COLUMNS
     from etl3_assets.layout import PARTITION_DIR_COLUMN, data_file_names, data_key
-    from etl3_assets.month_writer import WRITTEN_SCHEMA, encode_parquet, planned_keys, written_listing
+    from etl3_assets.month_writer import WRITTEN_SCHEMA, planned_keys, written_listing
 
     def step(name):
         return _Step(steps, name)
@@ -109,25 +116,26 @@ def _instrumented_bucket(storage, manifest, bucket_file: Path, steps) -> int:
         keys = planned_keys(bucket, 1_000_000)
     with step("journal"):
         manifest.journal(bucket_file.stem, keys)
-    with step("sort + rle + select"):
+    with step("sort + rle + select/to_arrow"):
         bucket = bucket.sort(PARTITION_DIR_COLUMN, "fact_uid")
         runs = bucket.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN)
         data = bucket.select(FILE_COLUMNS)
+        run_rows = list(runs.iter_rows())
     written = []
     offset = 0
-    with step("iter runs"):
-        run_rows = list(runs.iter_rows())
-    made = storage._made_dirs
+    made: set = set()
     for length, partition_dir in run_rows:
         n_files = math.ceil(length / 1_000_000)
         for i, name in enumerate(data_file_names(n_files)):
             with step("slice"):
                 part = data.slice(offset + i * 1_000_000, min(1_000_000, length - i * 1_000_000))
             with step("encode"):
-                payload = encode_parquet(part)
-            with step("key building"):
+                buf = io.BytesIO()
+                part.write_parquet(buf, compression="zstd", statistics=True)
+                payload = buf.getvalue()
+            with step("key + temp name"):
                 key = data_key(partition_dir, name)
-                path = storage._path(key)
+                path = storage.root / key
                 parent = path.parent
                 tmp = parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
             with step("mkdir"):
@@ -148,17 +156,84 @@ def _instrumented_bucket(storage, manifest, bucket_file: Path, steps) -> int:
     return len(written)
 
 
+def _after_bucket(storage, manifest, bucket_file: Path, steps) -> int:
+    """The current ``write_bucket`` (``sort_bucket``, ``file_runs``, ``encode_parquet`` of
+    arrow slices) and ``LocalStorage.put_bytes`` (remembered folders, counter temp names,
+    ``os.open``/``os.write``), step by step, each step timed."""
+    import polars as pl
+
+    from etl3_assets.layout import data_key
+    from etl3_assets.month_writer import (
+        SINGLE_FILE_NAME,
+        WRITTEN_SCHEMA,
+        encode_parquet,
+        file_runs,
+        planned_keys,
+        sort_bucket,
+        written_listing,
+    )
+
+    def step(name):
+        return _Step(steps, name)
+
+    with step("read bucket (IPC)"):
+        bucket = pl.read_ipc_stream(bucket_file)
+    with step("sort + rle + select/to_arrow"):
+        bucket = sort_bucket(bucket)
+    with step("n_unique + planned keys"):
+        keys = planned_keys(bucket, 1_000_000)
+    with step("journal"):
+        manifest.journal(bucket_file.stem, keys)
+    with step("sort + rle + select/to_arrow"):
+        runs, table = file_runs(bucket)
+        del bucket
+    written = []
+    offset = 0
+    known = storage._known_dirs
+    storage._tmp_prefix = f"{os.getpid()}-profile"
+    for length, partition_dir in runs:  # the profile's partitions are all below max_rows_per_file
+        with step("slice"):
+            part = table.slice(offset, length)
+        with step("encode"):
+            payload = encode_parquet(part)
+        with step("key + temp name"):
+            key = data_key(partition_dir, SINGLE_FILE_NAME)
+            path = f"{storage.root_uri}/{key}"
+            folder, _, name = path.rpartition("/")
+            storage._tmp_count += 1
+            tmp = f"{folder}/.{name}.{storage._tmp_prefix}-{storage._tmp_count}.tmp"
+        with step("mkdir"):
+            if folder not in known:
+                storage._make_dirs(folder)
+        with step("temp file open+write+close"):
+            fd = os.open(tmp, storage.FILE_FLAGS, 0o666)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.close(fd)
+        with step("rename"):
+            os.replace(tmp, path)
+        with step("bookkeeping"):
+            written.append((key, length, len(payload)))
+        offset += length
+    with step("listing"):
+        frame = pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
+        frame.write_parquet(written_listing(bucket_file), compression="lz4")
+    return len(written)
+
+
 def run_config(config: str, bucket_files: list[Path], workers: int, out_root: Path) -> dict:
-    out = out_root / config
+    out = out_root / config.replace("/", "-")
     shutil.rmtree(out, ignore_errors=True)
     saved = dict(os.environ)
-    os.environ.update(CONFIG_ENV[config])
+    mode, pool_env = config.split("/")
+    os.environ.update(POOL_ENV[pool_env])
     try:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers) as pool:
             shards = [[str(b) for b in bucket_files[i::workers]] for i in range(workers)]
             started = time.perf_counter()
-            results = pool.starmap(_worker, [(s, str(out), config != "writer") for s in shards])
+            results = pool.starmap(_worker, [(s, str(out), mode) for s in shards])
             wall = time.perf_counter() - started
     finally:
         os.environ.clear()
@@ -194,12 +269,11 @@ def run_config(config: str, bucket_files: list[Path], workers: int, out_root: Pa
 PYSPY_RULES = (
     # (category, substring of a frame, from the innermost frame outwards: first hit wins)
     ("encode", "encode_parquet"),
+    ("encode", "write_table ("),
     ("encode", "write_parquet ("),
     ("mkdir", "mkdir ("),
-    ("temp file open+write+close", "put_bytes (etl3_assets/storage.py:60)"),
-    ("temp file open+write+close", "put_bytes (etl3_assets/storage.py:61)"),
-    ("rename", "put_bytes (etl3_assets/storage.py:62)"),
-    ("key building / temp name", "put_bytes (etl3_assets/storage.py"),
+    ("mkdir", "_make_dirs ("),
+    ("put_bytes (temp name, write, rename)", "put_bytes ("),
     ("key building / temp name", "data_key ("),
     ("slice", "slice ("),
     ("journal", "journal ("),
@@ -232,7 +306,8 @@ def aggregate_pyspy(raw: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--staged", help="the staged enriched month (month_benchmark's enriched-N.parquet)")
-    parser.add_argument("--configs", default="pool-default,pool-1,writer")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--n-buckets", type=int, default=0, help="spill into this many buckets (0: as the writer would)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--use-buckets", type=int, default=0, help="profile only this many buckets (0: all)")
@@ -254,7 +329,7 @@ def main() -> None:
     month = pl.scan_parquet(args.staged)
     rows = month.select(pl.len()).collect().item()
     settings = WriterSettings(max_workers=args.workers)
-    buckets = spill_buckets(month, scratch, settings.bucket_count(rows), settings.spill_chunk_rows())
+    buckets = spill_buckets(month, scratch, args.n_buckets or settings.bucket_count(rows), settings.spill_chunk_rows())
     if args.use_buckets:
         buckets = buckets[: args.use_buckets]
     report = {"rows": rows, "buckets": len(buckets), "cores": os.cpu_count(), "load_avg_start": os.getloadavg(), "runs": []}

@@ -334,6 +334,18 @@ def _spill(
                 progress.rows_done = counter.value
 
 
+def writer_process_setup() -> None:
+    """Thread pools of a spawned partition-writing process, set deliberately: one worker
+    process per core does the encoding in its own main thread (pyarrow's Parquet writer
+    does not use Arrow's pools for a table this small), so Arrow's CPU and IO pools are
+    cut to one thread each instead of one per core and eight. polars' pool keeps its
+    default size: it reads and sorts each bucket once, between thousands of encodes, and
+    its size is fixed when polars is imported, before an initializer runs; measured, a
+    one-thread polars pool made no difference to the CPU per file (bench/write_profile.py)."""
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+
+
 def _write_buckets(
     storage: WarehouseStorage,
     manifest: MonthManifest,
@@ -356,7 +368,7 @@ def _write_buckets(
         return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
     results: list[BucketWritten] = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=writer_process_setup) as pool:
         pending: set[Future] = set()
         queue = list(reversed(bucket_files))
         try:
