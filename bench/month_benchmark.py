@@ -10,6 +10,12 @@ the tree's RSS (children included) every 0.1 s:
 
 * ``project``: ``write_month`` (the warehouse IO manager's writer) with ``--memory-limit-mb``
   and one worker per core;
+* ``encode``: the bare encode of the same partitions: the month spilled into the same
+  buckets as ``project``, each bucket read, sorted and sliced as the writer does (not
+  timed), then only ``encode_parquet`` on every file's slice, in one spawned process per
+  core at once; timed is the CPU (user+sys) of those encodes. The report gives
+  ``project``'s workers' CPU per file over it (``cpu_vs_bare_encode``; issue 13's target
+  is at most 1.25);
 * ``duckdb``: ``COPY … TO … (PARTITION_BY …)`` with ``memory_limit`` set to the same budget;
 * ``polars``: read the whole month, ``write_parquet(partition_by=…)``;
 * ``floor``: the month already grouped and sorted, one shard of whole partitions per core,
@@ -32,6 +38,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,7 +61,7 @@ from etl3_assets.lib.storage import open_storage  # noqa: E402
 from etl3_assets.lib.progress import MIB, tree_rss_bytes  # noqa: E402
 
 YEAR_MONTH = "2025-08"
-CONTENDERS = ("project", "floor", "polars", "duckdb")
+CONTENDERS = ("project", "encode", "floor", "polars", "duckdb")
 
 
 # --- contenders (each runs in a child process: ``--run NAME``) ---------------------------
@@ -71,12 +78,52 @@ def run_project(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> 
         settings=WriterSettings(memory_limit_mb=memory_limit_mb, max_workers=workers, scratch_dir=str(out.parent)),
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "buckets": result.buckets,
+        # the partition writers' CPU (user+sys, all threads) on their buckets, per file
+        "write_cpu_s": round(result.write_cpu_seconds, 2),
+        "write_cpu_ms_per_file": round(result.write_cpu_seconds * 1000 / max(1, result.files), 3),
+        # every child process (spill, workers with their start-up), for reference
+        "children_cpu_s": round(children.ru_utime + children.ru_stime, 2),
         "writer_s": round(sum(result.seconds.values()), 2),
         "phase_seconds": {k: round(v, 2) for k, v in result.seconds.items()},
         "writer_peak_rss_mib": round(result.peak_rss_bytes / MIB, 1),
     }
+
+
+def _bare_encode(bucket_files: list[str]) -> tuple[float, int]:
+    """One ``encode`` worker: each bucket read, sorted and sliced as the writer does (not
+    timed), then every file's slice encoded; returns (CPU seconds of the encodes, files)."""
+    from etl3_assets.lib.hive.writer import encode_parquet, file_runs, sort_bucket, writer_process_setup
+
+    writer_process_setup()
+    cpu, files = 0.0, 0
+    for bucket_file in bucket_files:
+        runs, table = file_runs(sort_bucket(pl.read_ipc_stream(bucket_file)))
+        offset = 0
+        started = time.process_time()
+        for length, _ in runs:
+            encode_parquet(table.slice(offset, length))
+            offset += length
+        cpu += time.process_time() - started
+        files += len(runs)
+        del runs, table
+    return cpu, files
+
+
+def run_encode(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
+    from etl3_assets.lib.hive.writer import spill_buckets
+
+    month = pl.scan_parquet(staged)
+    rows = month.select(pl.len()).collect().item()
+    settings = WriterSettings(memory_limit_mb=memory_limit_mb, max_workers=workers)
+    buckets = spill_buckets(month, out.parent, settings.bucket_count(rows), settings.spill_chunk_rows())
+    shards = [[str(b) for b in buckets[i::workers]] for i in range(workers)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        done = pool.map(_bare_encode, shards)
+    cpu, files = sum(c for c, _ in done), sum(f for _, f in done)
+    return {"encode_cpu_s": round(cpu, 2), "encoded_files": files, "encode_cpu_ms_per_file": round(cpu * 1000 / max(1, files), 3)}
 
 
 def run_duckdb(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> dict:
@@ -151,7 +198,9 @@ def run_floor(staged: Path, out: Path, memory_limit_mb: int, workers: int) -> di
     return {"timed_wall_s": round(max(e for _, e in spans) - min(s for s, _ in spans), 2)}
 
 
-RUNNERS = {"project": run_project, "duckdb": run_duckdb, "polars": run_polars, "floor": run_floor}
+RUNNERS = {
+    "project": run_project, "encode": run_encode, "duckdb": run_duckdb, "polars": run_polars, "floor": run_floor,
+}
 
 
 # --- the harness ---------------------------------------------------------------------
@@ -262,6 +311,8 @@ def print_table(report: dict) -> None:
     print(f"\ncores={report['cores']}  memory_limit_mb={report['memory_limit_mb']}  load(1,5,15)={report['load_avg_start']}")
     for month in report["months"]:
         print(f"\n{month['rows']:,} rows, {month['partitions']:,} partitions ({month['rows_per_partition_mean']} rows each)")
+        if "cpu_per_file" in month:
+            print(f"  CPU per file: {month['cpu_per_file']}")
         print("  ".join(f"{c:>13}" for c in cols))
         for r in month["results"]:
             cells = [
@@ -309,12 +360,12 @@ def main() -> None:
         report["months"].append(month)
         project_wall = None
         for name in args.contenders.split(","):
-            timeout = 1e9 if name in ("project", "floor") or project_wall is None else max(
+            timeout = 1e9 if name in ("project", "encode", "floor") or project_wall is None else max(
                 300, args.alternative_timeout_factor * project_wall
             )
             print(f"[{time.strftime('%X')}] {rows:,} rows: {name}", file=sys.stderr, flush=True)
             r = measure(name, staged, workdir / "run" / "out", args.memory_limit_mb, args.workers, timeout, args.rss_cap_mib)
-            if r["finished"]:
+            if r["finished"] and name != "encode":
                 r["rows_per_s"] = round(info["rows"] / r["wall_s"])
                 r["ms_per_file"] = round(r["wall_s"] * 1000 / max(1, r["files"]), 3)
             if name == "project" and r["finished"]:
@@ -322,6 +373,14 @@ def main() -> None:
             month["results"].append(r)
             print(f"    {r}", file=sys.stderr, flush=True)
             Path(args.out).write_text(json.dumps(report, indent=2))
+        project = next((r for r in month["results"] if r["contender"] == "project" and r["finished"]), None)
+        encode = next((r for r in month["results"] if r["contender"] == "encode" and r["finished"]), None)
+        if project and encode:
+            month["cpu_per_file"] = {
+                "project_write_cpu_ms": project["write_cpu_ms_per_file"],
+                "bare_encode_cpu_ms": encode["encode_cpu_ms_per_file"],
+                "cpu_vs_bare_encode": round(project["write_cpu_ms_per_file"] / encode["encode_cpu_ms_per_file"], 3),
+            }
         floor = next((r for r in month["results"] if r["contender"] == "floor" and r["finished"]), None)
         for r in month["results"]:
             if floor and r["finished"]:

@@ -19,7 +19,6 @@ bounded by the bucket size, chosen from ``memory_limit_mb``: each worker holds o
 
 from __future__ import annotations
 
-import io
 import math
 import multiprocessing
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl3_assets.lib.contract import FILE_COLUMNS
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
@@ -40,6 +40,7 @@ from etl3_assets.lib.storage import WarehouseStorage
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 
 BUCKET_COLUMN = "_bucket"
+SINGLE_FILE_NAME = data_file_names(1)[0]
 # In-memory bytes per enriched row while a bucket is read, sorted and sliced (measured
 # on the benchmark's month, with headroom); used only to size the buckets.
 BYTES_PER_ROW_IN_MEMORY = 3_000
@@ -100,6 +101,7 @@ class MonthWriteResult:
     budget_bytes: int = 0
     over_budget: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    write_cpu_seconds: float = 0.0  # the writers' CPU (user+sys, all threads) on the buckets
 
     def rows_per_second(self) -> float:
         total = sum(self.seconds.values())
@@ -117,33 +119,73 @@ class MonthWriteResult:
             "memory_budget_mb": round(self.budget_bytes / MIB),
             "over_memory_budget": self.over_budget,
             "seconds_total": round(sum(self.seconds.values()), 3),
+            "write_cpu_ms_per_file": round(self.write_cpu_seconds * 1000 / self.files, 3) if self.files else 0.0,
         }
 
 
-def encode_parquet(frame: pl.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.write_parquet(buf, compression="zstd", statistics=True)
-    return buf.getvalue()
+# Parquet files are written by pyarrow from a zero-copy slice of the bucket's arrow table,
+# one data page per column, without dictionary pages and without the ``ARROW:schema``
+# footer entry; zstd with statistics as CONTRACT §3 asks. Chosen by measurement (see
+# ``bench/encoders.py`` and ``bench/measured/``): a partition file costs mainly a fixed
+# amount per column chunk, and every zstd call sets up a compression context, so one
+# compressed page per column is the least work; a dictionary only pays off in files of
+# thousands of rows, which get pyarrow's dictionary encoding.
+DICTIONARY_MIN_ROWS = 4_096
+
+
+def encode_parquet(rows: pa.Table | pl.DataFrame) -> bytes:
+    """One warehouse file's bytes: the writer's and the dry-run planner's only encoder.
+
+    Deterministic: the same rows give the same bytes (no timestamps or random ids in the
+    footer), which the warehouse's byte-identical rewrites rely on.
+    """
+    table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
+    sink = pa.BufferOutputStream()
+    pq.write_table(
+        table,
+        sink,
+        compression="zstd",
+        write_statistics=True,
+        store_schema=False,
+        use_dictionary=table.num_rows >= DICTIONARY_MIN_ROWS,
+    )
+    return sink.getvalue().to_pybytes()
+
+
+def sort_bucket(bucket: pl.DataFrame) -> pl.DataFrame:
+    """Rows in file order: by partition, then by fact_uid within each file."""
+    return bucket.sort(PARTITION_DIR_COLUMN, "fact_uid")
+
+
+def file_runs(bucket: pl.DataFrame) -> tuple[list[tuple[int, str]], pa.Table]:
+    """A sorted bucket's (rows, partition folder) runs and its file columns as one
+    contiguous arrow table, so that every file is a zero-copy slice of it."""
+    runs = bucket.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN).rows()
+    return runs, bucket.select(FILE_COLUMNS).to_arrow().combine_chunks()
 
 
 def write_partitions(
-    storage: WarehouseStorage, bucket: pl.DataFrame, max_rows_per_file: int
+    storage: WarehouseStorage, runs: list[tuple[int, str]], table: pa.Table, max_rows_per_file: int
 ) -> list[tuple[str, int, int]]:
-    """Write every partition of one bucket; returns (key, rows, bytes) per file."""
-    bucket = bucket.sort(PARTITION_DIR_COLUMN, "fact_uid")
-    runs = bucket.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN)
-    data = bucket.select(FILE_COLUMNS)
+    """Write every partition of one sorted bucket (``file_runs``); returns (key, rows,
+    bytes) per file."""
     written: list[tuple[str, int, int]] = []
     offset = 0
-    for length, partition_dir in runs.iter_rows():
-        n_files = math.ceil(length / max_rows_per_file)
-        for i, name in enumerate(data_file_names(n_files)):
-            start = i * max_rows_per_file
-            part = data.slice(offset + start, min(max_rows_per_file, length - start))
-            payload = encode_parquet(part)
-            key = data_key(partition_dir, name)
+    for length, partition_dir in runs:
+        if length <= max_rows_per_file:
+            key = data_key(partition_dir, SINGLE_FILE_NAME)
+            payload = encode_parquet(table.slice(offset, length))
             storage.put_bytes(key, payload)
-            written.append((key, part.height, len(payload)))
+            written.append((key, length, len(payload)))
+        else:
+            n_files = math.ceil(length / max_rows_per_file)
+            for i, name in enumerate(data_file_names(n_files)):
+                start = i * max_rows_per_file
+                rows = min(max_rows_per_file, length - start)
+                key = data_key(partition_dir, name)
+                payload = encode_parquet(table.slice(offset + start, rows))
+                storage.put_bytes(key, payload)
+                written.append((key, rows, len(payload)))
         offset += length
     return written
 
@@ -169,6 +211,7 @@ class BucketWritten:
     rows: int
     files: int
     partitions: int
+    cpu_seconds: float = 0.0  # the worker's CPU (all its threads, user+sys) on this bucket
 
 
 def written_listing(bucket_file: Path) -> Path:
@@ -180,15 +223,18 @@ def write_bucket(
 ) -> BucketWritten:
     """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
     partitions, wait until they are durable, list what was written on scratch."""
-    bucket = pl.read_ipc_stream(bucket_file)
-    partitions = bucket[PARTITION_DIR_COLUMN].n_unique()
+    cpu = time.process_time()
+    bucket = sort_bucket(pl.read_ipc_stream(bucket_file))
     manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
-    written = pl.DataFrame(write_partitions(storage, bucket, max_rows_per_file), schema=WRITTEN_SCHEMA, orient="row")
+    runs, table = file_runs(bucket)
     del bucket
+    partitions = len(runs)
+    written = pl.DataFrame(write_partitions(storage, runs, table, max_rows_per_file), schema=WRITTEN_SCHEMA, orient="row")
+    del runs, table
     storage.flush()
     listing = written_listing(bucket_file)
     written.write_parquet(listing, compression="lz4")
-    return BucketWritten(listing, int(written["rows"].sum()), written.height, partitions)
+    return BucketWritten(listing, int(written["rows"].sum()), written.height, partitions, time.process_time() - cpu)
 
 
 def spill_buckets(
@@ -284,6 +330,18 @@ def _spill(
                 progress.rows_done = counter.value
 
 
+def writer_process_setup() -> None:
+    """Thread pools of a spawned partition-writing process, set deliberately: one worker
+    process per core does the encoding in its own main thread (pyarrow's Parquet writer
+    does not use Arrow's pools for a table this small), so Arrow's CPU and IO pools are
+    cut to one thread each instead of one per core and eight. polars' pool keeps its
+    default size: it reads and sorts each bucket once, between thousands of encodes, and
+    its size is fixed when polars is imported, before an initializer runs; measured, a
+    one-thread polars pool made no difference to the CPU per file (bench/write_profile.py)."""
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+
+
 def _write_buckets(
     storage: WarehouseStorage,
     manifest: MonthManifest,
@@ -306,7 +364,7 @@ def _write_buckets(
         return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
     results: list[BucketWritten] = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=writer_process_setup) as pool:
         pending: set[Future] = set()
         queue = list(reversed(bucket_files))
         try:
@@ -381,6 +439,7 @@ def write_month(
             result.files = frame.height
             result.bytes = int(frame["bytes"].sum())
             result.partitions = sum(b.partitions for b in written)
+            result.write_cpu_seconds = sum(b.cpu_seconds for b in written)
         result.peak_rss_bytes, result.over_budget = watch.peak_bytes, watch.over_budget
         log(
             f"{year_month}: {result.rows:,} rows, {result.partitions:,} partitions, {result.files:,} files"

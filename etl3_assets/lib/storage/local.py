@@ -19,24 +19,90 @@ from etl3_assets.lib.storage.interface import ObjectStat
 
 
 class LocalStorage:
-    """A warehouse in a local folder. Writes go to a temporary name and are renamed."""
+    """A warehouse in a local folder. Writes go to a temporary name and are renamed.
+
+    A month writes hundreds of thousands of small files, so ``put_bytes`` keeps to the
+    system calls the atomic write needs: the folders it created or found are remembered
+    (each missing folder is made with one ``mkdir``, from the deepest known one down),
+    the temporary name is a per-instance token and a counter (no random bytes per file),
+    and the file is written with ``os.open``/``os.write`` rather than a buffered file
+    object.
+    """
+
+    # folders remembered at most; past it the memory is dropped and rebuilt as it goes
+    MAX_KNOWN_DIRS = 200_000
+    FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).absolute()
         self.root_uri = str(self.root)
         self.key_prefix = ""
         self.requests: Counter[str] = Counter()
-        self._made_dirs: set[Path] = set()
+        self._known_dirs: set[str] = set()
+        self._tmp_prefix = ""
+        self._tmp_count = 0
+
+    def __getstate__(self) -> dict:
+        # a copy in another process keeps nothing of this one's folders or temp names
+        return {**self.__dict__, "_known_dirs": set(), "_tmp_prefix": "", "_tmp_count": 0}
 
     def _path(self, key: str) -> Path:
         return self.root / key
 
-    def _parent_made(self, path: Path) -> Path:
-        parent = path.parent
-        if parent not in self._made_dirs:
-            parent.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(parent)
-        return parent
+    def _make_dirs(self, folder: str) -> None:
+        """Make ``folder`` and its missing parents, one ``mkdir`` each, from the deepest
+        folder known to exist down; a folder made meanwhile by another process is fine."""
+        known = self._known_dirs
+        missing = []
+        while folder not in known:
+            missing.append(folder)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileNotFoundError:
+                # a folder known to exist was removed meanwhile: forget what we knew
+                known.clear()
+                os.makedirs(folder, exist_ok=True)
+            except OSError:
+                if not os.path.isdir(folder):  # it exists (another process made it), or fail
+                    raise
+        if len(known) + len(missing) > self.MAX_KNOWN_DIRS:
+            known.clear()
+        known.update(missing)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = f"{self.root_uri}/{key}"
+        folder, _, name = path.rpartition("/")
+        if folder not in self._known_dirs:
+            self._make_dirs(folder)
+        if not self._tmp_prefix:
+            self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._tmp_count += 1
+        tmp = f"{folder}/.{name}.{self._tmp_prefix}-{self._tmp_count}.tmp"
+        fd = os.open(tmp, self.FILE_FLAGS, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        os.replace(tmp, path)
+
+    def put_file(self, key: str, path: str) -> None:
+        target = f"{self.root_uri}/{key}"
+        folder, _, name = target.rpartition("/")
+        if folder not in self._known_dirs:
+            self._make_dirs(folder)
+        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        shutil.move(path, tmp)  # a rename when both are on one filesystem
+        os.replace(tmp, target)
 
     def stat(self, key: str) -> ObjectStat | None:
         try:
@@ -44,19 +110,6 @@ class LocalStorage:
         except FileNotFoundError:
             return None
         return ObjectStat(size=st.st_size, fingerprint=f"{st.st_size}-{st.st_mtime_ns}")
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        tmp = self._parent_made(path) / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-
-    def put_file(self, key: str, path: str) -> None:
-        target = self._path(key)
-        tmp = self._parent_made(target) / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        shutil.move(path, tmp)  # a rename when both are on one filesystem
-        os.replace(tmp, target)
 
     def flush(self) -> None:
         pass
@@ -93,7 +146,7 @@ class LocalStorage:
                 parents.add(path.parent)
             except FileNotFoundError:
                 pass
-        self._made_dirs.difference_update(parents)
+        self._known_dirs.clear()  # folders emptied below are removed
         for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
             _remove_empty_dirs(parent, stop=self.root)
         return count
