@@ -27,7 +27,10 @@ def _dagster_instance():
         # a home made here gets Dagster's defaults, said explicitly, so Dagster does not
         # print its "no dagster.yaml found" notice before every command
         home.mkdir(parents=True)
-        (home / "dagster.yaml").write_text("# Dagster's defaults: storage in this folder (made by etl3).\n")
+        (home / "dagster.yaml").write_text(
+            "# made by etl3: Dagster's default storage in this folder; telemetry off, as in the repo's dagster.yaml\n"
+            "telemetry:\n  enabled: false\n"
+        )
     return dg.DagsterInstance.get()
 
 
@@ -192,7 +195,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
         generate_sample_etl1(etl1_root)
     months = sorted(fact_months(source))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
-    _apply_writer_flags(args)
     _print_summaries(_materialize_months(months))
     glob = f"{warehouse}/partitioned-data/**/*.parquet"
     print(
@@ -204,7 +206,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_materialize(args: argparse.Namespace) -> None:
     _check_roots()
-    _apply_writer_flags(args)
     _print_summaries(_materialize_months(args.partition))
 
 
@@ -245,7 +246,9 @@ def _print_run(month: str, result) -> list[str]:
     a warning is not a failure)."""
     import dagster as dg
 
-    for e in result.get_asset_check_evaluations():
+    # the input checks first: they decide whether the rest means anything
+    evaluations = sorted(result.get_asset_check_evaluations(), key=lambda e: e.asset_key.to_user_string() != STAGED_ASSET)
+    for e in evaluations:
         status = "passed" if e.passed else ("WARNING" if e.severity == dg.AssetCheckSeverity.WARN else "FAILED")
         print(f"{month}  {e.asset_key.to_user_string()}.{e.check_name:<18} {status:<8} {e.description or ''}")
     return [] if result.success else [f"{month}: {cause}" for cause in _failures(result)]
@@ -417,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     VERBOSE = getattr(args, "verbose", False)
     name = f"etl3 {args.command}"
     try:
+        # before anything reads the settings (they are read once per process)
+        _apply_writer_flags(args)
         _check_roots()
         if getattr(args, "months_flag", False):
             check_partitions(args.partition)

@@ -387,7 +387,7 @@ def check_etl1_inputs(
             f"{source.path(FACT_RATE)}): is the ETL1 root (ETL1_ROOT) right?"
         )
         for outcome in (schema_check, keys_check):
-            outcome.findings.insert(0, Finding(f"ETL1 root {source.root.uri}", None, problem))
+            outcome.findings.insert(0, Finding(f"ETL1 root {source.storage.root_uri}", None, problem))
 
     for table in readable:
         subject = f"ETL1 table {table.name}"

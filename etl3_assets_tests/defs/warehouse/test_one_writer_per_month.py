@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -75,7 +76,12 @@ def assert_outcomes(outcomes: list[tuple[int, str]]) -> int:
 
 def base_env(tmp_path: Path, wait: int, **extra) -> dict:
     home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
+    if not home.exists():
+        # the instance's storage made once, before the pair: two processes creating a
+        # fresh Dagster instance at the same moment race inside Dagster's own schema setup
+        home.mkdir()
+        (home / "dagster.yaml").write_text("")
+        dg.DagsterInstance.from_config(str(home)).dispose()
     return {
         **os.environ,
         "PYTHONPATH": str(REPO),
