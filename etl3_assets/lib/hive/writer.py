@@ -83,8 +83,15 @@ class WriterSettings:
     def spill_chunk_rows(self) -> int:
         """Rows per slice of the spill: ``chunk_size``, capped to half the budget (the
         spill runs before any bucket writer starts)."""
-        cap = self.memory_limit_mb * MIB // 2 // BYTES_PER_ROW_IN_MEMORY
-        return max(MIN_ROWS_PER_CHUNK, min(self.chunk_size, int(cap)))
+        return slice_rows_within_budget(self.chunk_size, self.memory_limit_mb, MIN_ROWS_PER_CHUNK)
+
+
+def slice_rows_within_budget(chunk_rows: int, memory_limit_mb: int, floor: int) -> int:
+    """Rows of one slice read from the staged month while nothing else of the write runs:
+    ``chunk_rows``, capped so that the slice fills at most half the budget, never below
+    ``floor`` (a tiny budget still makes progress)."""
+    cap = memory_limit_mb * MIB // 2 // BYTES_PER_ROW_IN_MEMORY
+    return max(floor, min(chunk_rows, int(cap)))
 
 
 @dataclass

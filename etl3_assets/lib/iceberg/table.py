@@ -71,7 +71,7 @@ from etl3_assets.lib.contract import (
     ICEBERG_TABLE,
     PARTITION_KEYS,
 )
-from etl3_assets.lib.hive.writer import BYTES_PER_ROW_IN_MEMORY, FIXED_OVERHEAD_MB
+from etl3_assets.lib.hive.writer import BYTES_PER_ROW_IN_MEMORY, FIXED_OVERHEAD_MB, slice_rows_within_budget
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 from etl3_assets.lib.storage import WarehouseStorage, is_catalogued
 
@@ -471,8 +471,7 @@ class IcebergWriteSettings:
         return max(MIN_RUN_ROWS, int(self.memory_limit_mb * MIB * RUN_SHARE_OF_BUDGET // BYTES_PER_ROW_IN_MEMORY))
 
     def spill_chunk_rows(self) -> int:
-        cap = self.memory_limit_mb * MIB // 2 // BYTES_PER_ROW_IN_MEMORY
-        return max(MIN_RUN_ROWS, min(self.chunk_rows, int(cap)))
+        return slice_rows_within_budget(self.chunk_rows, self.memory_limit_mb, MIN_RUN_ROWS)
 
 
 @dataclass
