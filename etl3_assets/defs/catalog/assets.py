@@ -28,7 +28,7 @@ def fact_rate_enriched_glue_partitions(context: dg.AssetExecutionContext, glue: 
     if not glue.enabled:
         context.log.info(f"skipped: the warehouse {glue.warehouse.root!r} is a local folder, so there is no Glue catalog")
         return
-    with glue.warehouse.month_lock(context.asset_key.path[-1], year_month, run_id=context.run_id, log=context.log.info):
+    with glue.warehouse.month_lock(context.asset_key.path[-1], year_month, run_id=context.run.run_id, log=context.log.info):
         result = glue.register_month(year_month, log=context.log.info)
     yield dg.MaterializeResult(
         metadata={

@@ -41,7 +41,7 @@ def fact_rate_enriched_iceberg(
     old snapshots expired and orphans of failed attempts removed; checked against the
     staged month."""
     year_month = context.partition_key
-    with iceberg.warehouse.month_lock(ICEBERG_ASSET, year_month, run_id=context.run_id, log=context.log.info):
+    with iceberg.warehouse.month_lock(ICEBERG_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
         result, maintenance = iceberg.write_month(year_month, staged, log=context.log.info, warn=context.log.warning)
     check = iceberg.check_month(year_month, staged, result.snapshot_id)
     context.log.info(

@@ -79,7 +79,7 @@ def fact_rate_enriched(
     """The month in the Hive-partitioned warehouse (CONTRACT section 3): the month's files
     are replaced exactly, then its quality metrics are computed from what was written."""
     year_month = context.partition_key
-    with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run_id, log=context.log.info):
+    with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
         result, requests = warehouse.write_month(year_month, staged, log=context.log.info, warn=context.log.warning)
     written_to = warehouse.storage().uri(WAREHOUSE_DATA_PREFIX)
     context.log.info(f"wrote {year_month} to {written_to} ({result.files} files)")
