@@ -96,7 +96,7 @@ DEFAULT_TARGET_FILE_BYTES = 256 * MIB
 # row group cover a narrow key range; smaller groups prune finer but cost footer size.
 DEFAULT_ROW_GROUP_ROWS = 128 * 1024
 # Part of the budget one sort run may fill (the rest: the open parquet writer, slack).
-RUN_SHARE_OF_BUDGET = 0.5
+RUN_SHARE_OF_BUDGET = 0.4
 MIN_RUN_ROWS = 100
 SAMPLES_PER_RUN = 64
 MIN_SAMPLE_ROWS = 10_000
