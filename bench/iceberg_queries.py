@@ -51,7 +51,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from month_benchmark import YEAR_MONTH, prepare_month  # noqa: E402
+from month_benchmark import YEAR_MONTH, count_output, prepare_month  # noqa: E402
 
 from etl3_assets.lib.progress import MIB, tree_rss_bytes  # noqa: E402
 
@@ -181,12 +181,7 @@ def write_hive(staged: Path, out: Path, args) -> dict:
         "--output", str(out), "--memory-limit-mb", str(args.memory_limit_mb), "--workers", str(args.workers),
     ]
     result = run_child(cmd, out.parent / f"{out.name}.log")
-    files = size = 0
-    for dirpath, _, names in os.walk(out / "partitioned-data"):
-        for name in names:
-            if name.endswith(".parquet"):
-                files += 1
-                size += os.path.getsize(os.path.join(dirpath, name))
+    files, size = count_output(out)
     return {**result, "files": files, "bytes": size}
 
 

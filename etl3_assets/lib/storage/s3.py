@@ -124,13 +124,7 @@ class S3Connection:
         }
         if r["endpoint_url"].startswith("http://"):
             options["aws_allow_http"] = "true"
-        for ours, theirs in (
-            ("access_key", "aws_access_key_id"),
-            ("secret_key", "aws_secret_access_key"),
-            ("session_token", "aws_session_token"),
-        ):
-            if ours in r:
-                options[theirs] = r[ours]
+        options.update(_credentials(r, "aws_access_key_id", "aws_secret_access_key", "aws_session_token"))
         return options
 
     def pyiceberg_properties(self) -> dict[str, str]:
@@ -142,11 +136,7 @@ class S3Connection:
             # a custom endpoint cannot answer pyarrow's region lookup (it asks AWS)
             "s3.resolve-region": "false",
         }
-        for ours, theirs in (
-            ("access_key", "s3.access-key-id"), ("secret_key", "s3.secret-access-key"), ("session_token", "s3.session-token"),
-        ):
-            if ours in r:
-                props[theirs] = r[ours]
+        props.update(_credentials(r, "s3.access-key-id", "s3.secret-access-key", "s3.session-token"))
         return props
 
     def pyarrow_filesystem(self) -> Any:
@@ -163,6 +153,12 @@ class S3Connection:
             endpoint_override=host,
             scheme=scheme,
         )
+
+
+def _credentials(resolved: dict[str, str], access_key: str, secret_key: str, session_token: str) -> dict[str, str]:
+    """The resolved credentials under another library's option names (absent ones left out)."""
+    names = {"access_key": access_key, "secret_key": secret_key, "session_token": session_token}
+    return {names[k]: v for k, v in resolved.items() if k in names}
 
 
 def _failure(future: Future) -> BaseException | None:
