@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Optional
 
 import dagster as dg
@@ -16,6 +16,7 @@ from etl3_assets.lib.hive.reader import scan_month
 from etl3_assets.lib.hive.writer import MonthWriteResult, WriterSettings, write_month
 from etl3_assets.lib.quality.validation import QualitySettings
 from etl3_assets.lib.settings import Settings
+from etl3_assets.lib.staging import find_staged
 from etl3_assets.lib.storage import WarehouseStorage, open_storage
 from etl3_assets.lib.storage.lock import month_lock
 
@@ -93,6 +94,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def scan_month(self, year_month: str) -> pl.LazyFrame:
         """The month as written, read back through its manifest."""
         return scan_month(self.storage(), year_month)
+
+    def staged_month(self, asset: str, year_month: str, run_ids: Sequence[str]) -> pl.LazyFrame | None:
+        """The month as staged by the first of ``run_ids`` that staged it, else its newest
+        staged file (``lib/staging.py``); None when the month was never staged."""
+        storage = self.storage()
+        key = find_staged(storage, asset, year_month, run_ids)
+        return None if key is None else pl.scan_parquet(storage.uri(key), storage_options=storage.reader_options())
 
     def committed_files(self, year_month: str) -> pl.DataFrame:
         """Key, rows and bytes of every file of the month's committed manifest."""

@@ -92,6 +92,11 @@ def data_key(partition_dir: str, file_name: str) -> str:
     return f"{WAREHOUSE_DATA_PREFIX}/{partition_dir}/{file_name}"
 
 
+def key_partition_dir(keys: pl.Expr) -> pl.Expr:
+    """The partition folder of data keys (the inverse of ``data_key``'s folder part)."""
+    return keys.str.strip_prefix(f"{WAREHOUSE_DATA_PREFIX}/").str.replace(r"/[^/]+$", "")
+
+
 def parse_partition_dir(partition_dir: str) -> dict[str, str | None]:
     """Partition key -> raw value for a relative partition folder (the inverse of the layout)."""
     values: dict[str, str | None] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from etl3_assets.lib.contract import ENRICHED_SCHEMA, GEOCODING_FILLS
+from etl3_assets.lib.hive.layout import key_partition_dir
 from etl3_assets.lib.quality.schemas import ENRICHED_VALUE_RULES, REQUIRED_FIELDS
 
 class Markdown(str):
@@ -102,7 +103,7 @@ def partition_metrics(files: pl.DataFrame) -> dict[str, object]:
     if files.is_empty():
         return {}
     per_partition = (
-        files.group_by(pl.col("key").str.replace(r"/[^/]+$", "").alias("partition"))
+        files.group_by(key_partition_dir(pl.col("key")).alias("partition"))
         .agg(pl.col("rows").sum())["rows"]
     )
     out: dict[str, object] = {}

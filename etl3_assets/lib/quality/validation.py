@@ -26,7 +26,8 @@ from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrorReason, SchemaErrors
 
 from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, PARTITION_KEYS
-from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, overlong_keys, partition_dir_expr
+from etl3_assets.lib.hive.reader import scan_files
+from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, key_partition_dir, overlong_keys, partition_dir_expr
 from etl3_assets.lib.quality.schemas import (
     ENRICHED_FACT_SCHEMA,
     ENRICHED_VALUE_RULES,
@@ -44,6 +45,7 @@ from etl3_assets.lib.quality.schemas import (
 
 if TYPE_CHECKING:
     from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.storage import WarehouseStorage
 
 NOT_NULLABLE = "not_nullable"
 # Bytes a distinct key costs in a streaming group-by (a 20-byte string key, measured with
@@ -139,15 +141,20 @@ def schema_findings(lf: pl.LazyFrame, schema: pa.DataFrameSchema, subject: str) 
                 problem = f"column is missing (found columns: {', '.join(found)})"
             elif error.reason_code == SchemaErrorReason.WRONG_DATATYPE:
                 column = error.column_name
-                sample = lf.select(pl.col(column).drop_nulls().first()).collect().item()
-                problem = (
-                    f"expected dtype {schema.columns[column].dtype}, found {found[column]}"
-                    f" (e.g. value {sample!r})"
-                )
+                problem = f"expected dtype {schema.columns[column].dtype}, found {found[column]}{_example(lf, column)}"
             else:
                 column, problem = getattr(error, "column_name", None), str(error).splitlines()[0]
             findings.append(Finding(subject, column, problem))
         return findings
+
+
+def _example(lf: pl.LazyFrame, column: str) -> str:
+    """`` (e.g. value …)`` from the column, or nothing when it cannot be read (files of a
+    scan that disagree on the column's dtype)."""
+    try:
+        return f" (e.g. value {lf.select(pl.col(column).drop_nulls().first()).collect().item()!r})"
+    except (pl.exceptions.PolarsError, OSError):
+        return ""
 
 
 def _missing_column(error, schema: pa.DataFrameSchema, found: pl.Schema) -> str | None:
@@ -459,3 +466,99 @@ def check_enriched_month(
     if duplicated:
         outcomes[FACT_UID_UNIQUE_CHECK].findings.append(duplicated)
     return outcomes
+
+
+READ_BACK_SAMPLE_PARTITIONS = 64
+"""Partitions of a just-written month read back whole by its checks (evenly spread over
+the manifest); the rest of the month is checked through its manifest and its rows."""
+
+
+def check_written_month(
+    month_rows: pl.LazyFrame,
+    manifest: pl.DataFrame,
+    storage: WarehouseStorage,
+    year_month: str,
+    settings: QualitySettings = QualitySettings(),
+    sample_partitions: int = READ_BACK_SAMPLE_PARTITIONS,
+) -> dict[str, CheckOutcome]:
+    """The checks of a month a run has just written from ``month_rows``, without reading
+    every file back (a real month is hundreds of thousands of files).
+
+    The value rules and uniqueness are judged on the rows the write consumed; the month's
+    schema check adds what only the warehouse can show: the committed manifest (key, rows,
+    bytes per file) counts exactly those rows, and a sample of whole partitions exists with
+    the manifest's sizes and, read back through the Hive reader, has the contract's columns
+    and dtypes and exactly the rows of those partitions.
+    """
+    outcomes = check_enriched_month(month_rows, year_month, settings)
+    schema = outcomes[WAREHOUSE_SCHEMA_CHECK]
+    if schema.passed:
+        schema.findings += written_month_findings(
+            month_rows, manifest, storage, f"warehouse month {year_month}", schema.rows, sample_partitions
+        )
+    return outcomes
+
+
+def written_month_findings(
+    month_rows: pl.LazyFrame,
+    manifest: pl.DataFrame,
+    storage: WarehouseStorage,
+    subject: str,
+    rows: int,
+    sample_partitions: int,
+) -> list[Finding]:
+    listed = int(manifest["rows"].sum()) if manifest.height else 0
+    if listed != rows:
+        return [Finding(
+            subject, None, f"the manifest lists {listed} rows in {manifest.height} files, the month written has {rows}",
+            failing_rows=abs(listed - rows),
+        )]
+    files = manifest.with_columns(key_partition_dir(pl.col("key")).alias(PARTITION_DIR_COLUMN))
+    folders = files[PARTITION_DIR_COLUMN].unique().sort()
+    sampled = folders.gather_every(max(1, math.ceil(folders.len() / sample_partitions)))
+    sample = files.filter(pl.col(PARTITION_DIR_COLUMN).is_in(sampled.implode()))
+    where = f"{subject} (read back: {sample.height} files of {sampled.len()} partitions)"
+    for key, size in sample.select("key", "bytes").iter_rows():
+        stat = storage.stat(key)
+        if stat is None or stat.size != size:
+            found_as = "missing" if stat is None else f"{stat.size} bytes, the manifest says {size}"
+            return [Finding(where, None, f"file {key!r} is {found_as}", failing_rows=1)]
+    found = scan_files(storage, sample["key"].to_list())
+    broken = schema_findings(found, ENRICHED_FACT_SCHEMA, where)
+    if broken:
+        return broken
+    columns = list(ENRICHED_FACT_SCHEMA.columns)
+    expected = (
+        month_rows.with_columns(partition_dir_expr())
+        .filter(pl.col(PARTITION_DIR_COLUMN).is_in(sampled.implode()))
+        .select(columns)
+        .sort("fact_uid")
+        .collect(engine="streaming")
+    )
+    try:
+        actual = found.select(columns).sort("fact_uid").collect()
+    except (pl.exceptions.PolarsError, OSError) as error:  # e.g. one file's dtype differs from the others'
+        return [Finding(where, None, f"reading the files back failed: {str(error).splitlines()[0]}")]
+    if actual.equals(expected):
+        return []
+    missing = expected.join(actual, on="fact_uid", how="anti")
+    extra = actual.join(expected, on="fact_uid", how="anti")
+    if missing.height or extra.height:
+        example = pl.concat([missing["fact_uid"], extra["fact_uid"]])[0]
+        return [Finding(
+            where, None,
+            f"{actual.height} rows read back, {expected.height} written: {missing.height} written rows not"
+            f" read back, {extra.height} read back not written (e.g. fact_uid {example!r})",
+            failing_rows=max(missing.height, extra.height),
+        )]
+    for column in columns:
+        differs = expected[column].ne_missing(actual[column])
+        if differs.any():
+            at = int(differs.arg_max())
+            return [Finding(
+                where, column,
+                f"values differ from the rows written in {int(differs.sum())} rows, e.g. fact_uid"
+                f" {expected['fact_uid'][at]!r}: written {expected[column][at]!r}, read back {actual[column][at]!r}",
+                failing_rows=int(differs.sum()),
+            )]
+    return []

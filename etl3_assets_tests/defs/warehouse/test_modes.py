@@ -71,6 +71,10 @@ def test_validate_only_checks_input_and_warehouse_month_and_writes_nothing(
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert set(evaluations) == INPUT_CHECKS | set(MONTH_CHECKS)
     assert evaluations["month_schema"].metadata["rows_checked"].value == 400
+    assert any(
+        "checking 2025-08 read back from the warehouse" in (e.user_message or "")
+        for e in dagster_instance.all_logs(result.run_id)
+    )
     assert not evaluations["state_code"].passed  # the sample month has hostile states
     assert not _materializations(result)
     assert snapshot(warehouse_root) == before
