@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_month import generate_month  # noqa: E402
 
 from etl3_assets.lib.contract import WAREHOUSE_ASSET  # noqa: E402
-from etl3_assets.lib.progress import MIB, tree_rss_bytes  # noqa: E402
+from etl3_assets.lib.progress import MIB  # noqa: E402
 
 YEAR_MONTH = "2025-08"
 REPO = Path(__file__).resolve().parents[1]
@@ -46,14 +46,12 @@ def run_command(cmd: list[str], env: dict[str, str], log_path: Path) -> dict:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         child = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         proc = psutil.Process(child.pid)
-        peak, peak_at = 0, 0.0
+        peak, peak_at, peak_processes = 0, 0.0, []
         while child.poll() is None:
-            try:
-                rss = tree_rss_bytes(proc)
-            except psutil.Error:
-                rss = 0
+            processes = _tree_processes(proc)
+            rss = sum(r for _, r in processes)
             if rss > peak:
-                peak, peak_at = rss, time.perf_counter() - started
+                peak, peak_at, peak_processes = rss, time.perf_counter() - started, processes
             time.sleep(0.1)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -64,7 +62,20 @@ def run_command(cmd: list[str], env: dict[str, str], log_path: Path) -> dict:
         "tree_cpu_s": round(cpu, 2),
         "peak_rss_mib": round(peak / MIB, 1),
         "peak_at_s": round(peak_at, 1),
+        "peak_processes_mib": [[name, round(r / MIB, 1)] for name, r in peak_processes],
     }
+
+
+def _tree_processes(root: psutil.Process) -> list[tuple[str, int]]:
+    """(what the process is, RSS) of the process and its descendants."""
+    out = []
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            cmd = p.cmdline()
+            out.append((" ".join(c.rsplit("/", 1)[-1] for c in cmd[:4])[:80], p.memory_info().rss))
+        except psutil.Error:
+            pass
+    return out
 
 
 def run_events(dagster_home: Path) -> dict:

@@ -44,6 +44,13 @@ SINGLE_FILE_NAME = data_file_names(1)[0]
 # In-memory bytes per enriched row while a bucket is read, sorted and sliced (measured
 # on the benchmark's month, with headroom); used only to size the buckets.
 BYTES_PER_ROW_IN_MEMORY = 3_000
+# In-memory bytes per enriched row of one spill slice, which is held three times over while
+# it is read, hashed and sorted, and handed to Arrow (measured 3.5-3.9 kB marginal, plus
+# ~100 MiB of reader buffers; bench/measured/); sizes the slices of the spill.
+SPILL_BYTES_PER_ROW_IN_MEMORY = 4_000
+# Part of the budget one spill slice may fill: the rest holds the run's own processes (the
+# Dagster CLI or daemon, the step process), which the budget counts too.
+SPILL_SHARE_OF_BUDGET = 0.4
 # Resident memory outside the buckets, allowed on top of memory_limit_mb: the parent
 # process (Python, Dagster, polars) and one interpreter with polars per worker.
 FIXED_OVERHEAD_MB = 256
@@ -81,16 +88,16 @@ class WriterSettings:
         return (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
 
     def spill_chunk_rows(self) -> int:
-        """Rows per slice of the spill: ``chunk_size``, capped to half the budget (the
-        spill runs before any bucket writer starts)."""
+        """Rows per slice of the spill: ``chunk_size``, capped to ``SPILL_SHARE_OF_BUDGET``
+        of the budget (the spill runs before any bucket writer starts)."""
         return slice_rows_within_budget(self.chunk_size, self.memory_limit_mb, MIN_ROWS_PER_CHUNK)
 
 
 def slice_rows_within_budget(chunk_rows: int, memory_limit_mb: int, floor: int) -> int:
     """Rows of one slice read from the staged month while nothing else of the write runs:
-    ``chunk_rows``, capped so that the slice fills at most half the budget, never below
-    ``floor`` (a tiny budget still makes progress)."""
-    cap = memory_limit_mb * MIB // 2 // BYTES_PER_ROW_IN_MEMORY
+    ``chunk_rows``, capped so that the slice fills at most ``SPILL_SHARE_OF_BUDGET`` of the
+    budget, never below ``floor`` (a tiny budget still makes progress)."""
+    cap = memory_limit_mb * MIB * SPILL_SHARE_OF_BUDGET // SPILL_BYTES_PER_ROW_IN_MEMORY
     return max(floor, min(chunk_rows, int(cap)))
 
 

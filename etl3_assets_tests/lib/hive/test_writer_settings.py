@@ -2,6 +2,8 @@
 
 from etl3_assets.lib.hive.writer import (
     BYTES_PER_ROW_IN_MEMORY,
+    SPILL_BYTES_PER_ROW_IN_MEMORY,
+    SPILL_SHARE_OF_BUDGET,
     MIN_ROWS_FOR_BALANCE,
     MIN_ROWS_PER_CHUNK,
     WriterSettings,
@@ -35,7 +37,7 @@ def test_a_tiny_budget_still_makes_progress():
 def test_spill_slices_are_the_chunk_size_capped_by_half_the_budget():
     assert WriterSettings(chunk_size=1_000, memory_limit_mb=1024).spill_chunk_rows() == 1_000
     capped = WriterSettings(chunk_size=10_000_000, memory_limit_mb=1024).spill_chunk_rows()
-    assert capped == 1024 * MIB // 2 // BYTES_PER_ROW_IN_MEMORY
+    assert capped == int(1024 * MIB * SPILL_SHARE_OF_BUDGET // SPILL_BYTES_PER_ROW_IN_MEMORY)
 
 
 def test_the_budget_includes_the_fixed_overhead():
