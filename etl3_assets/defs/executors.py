@@ -8,6 +8,9 @@ configuration (deploy/). Steps hand data over through the warehouse root (the st
 month lives under ``WAREHOUSE_ROOT``), so on Kubernetes that root must be on S3.
 """
 
+import multiprocessing
+import os
+
 import dagster as dg
 
 EXECUTORS = ("multiprocess", "in_process", "k8s")
@@ -23,3 +26,12 @@ def run_executor(name: str) -> dg.ExecutorDefinition:
 
         return k8s_job_executor
     raise ValueError(f"ETL3_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
+
+
+def run_process_pid() -> int:
+    """The process whose tree is this run's memory: the run's own process, which the
+    multiprocess executor's step processes are ``multiprocessing`` children of; this process
+    when the step runs in the run's process (in_process, ``materialize``) or in a pod of its
+    own (k8s). The memory budget is what the user's run costs, not one step."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid is not None else os.getpid()

@@ -51,6 +51,8 @@ class MemoryWatch:
     """Samples the process tree's RSS every ``sample_s``; logs progress every ``log_every_s``.
 
     Use as a context manager around the write. ``peak_bytes`` is the largest sample seen.
+    ``root_pid``: the process whose tree is counted (default this one); a step that runs in
+    a child of its run's process passes the run's, so that the budget is what the run costs.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class MemoryWatch:
         warn: Callable[[str], None],
         log_every_s: float = 10.0,
         sample_s: float = 0.2,
+        root_pid: int | None = None,
     ):
         self.progress = progress
         self.budget_bytes = budget_bytes
@@ -72,7 +75,7 @@ class MemoryWatch:
         self._warned_near = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="etl3-memory-watch", daemon=True)
-        self._process = psutil.Process()
+        self._process = psutil.Process(root_pid)
 
     def __enter__(self) -> MemoryWatch:
         self.sample()

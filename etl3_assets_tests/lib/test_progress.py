@@ -29,3 +29,16 @@ def test_the_tree_includes_children_and_the_budget_is_watched():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_watch_counts_the_tree_of_the_root_it_is_given():
+    """A step passes its run's process as the root; here the root is a 200 MB child."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        whole = MemoryWatch(WriteProgress(total_rows=1), 1 << 40, log=print, warn=print).sample()
+        rooted = MemoryWatch(WriteProgress(total_rows=1), 1 << 40, log=print, warn=print, root_pid=child.pid).sample()
+        assert 200 * MIB <= rooted < whole
+    finally:
+        child.kill()
+        child.wait()

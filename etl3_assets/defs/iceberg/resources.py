@@ -9,6 +9,7 @@ from typing import Any, Optional
 import dagster as dg
 import polars as pl
 
+from etl3_assets.defs.executors import run_process_pid
 from etl3_assets.defs.s3 import s3_connection
 from etl3_assets.defs.warehouse.resources import WarehouseResource
 from etl3_assets.lib.iceberg import table as iceberg
@@ -56,6 +57,7 @@ class IcebergTableResource(dg.ConfigurableResource):
             memory_limit_mb=self.warehouse.memory_limit_mb,
             chunk_rows=self.warehouse.chunk_size,
             target_file_bytes=self.target_file_mb * MIB,
+            memory_root_pid=run_process_pid(),
         )
         result = iceberg.write_month(table, staged, year_month, settings, log=log, warn=warn)
         maintenance = iceberg.maintain(table, timedelta(hours=self.snapshot_retention_hours))

@@ -9,6 +9,7 @@ from typing import Optional
 import dagster as dg
 import polars as pl
 
+from etl3_assets.defs.executors import run_process_pid
 from etl3_assets.defs.s3 import Etl3S3Resource, s3_connection
 from etl3_assets.lib.hive.manifest import MonthManifest
 from etl3_assets.lib.hive.plan import MonthPlan, plan_month
@@ -62,6 +63,7 @@ class WarehouseResource(dg.ConfigurableResource):
             memory_limit_mb=self.memory_limit_mb,
             max_rows_per_file=self.max_rows_per_file,
             max_workers=self.max_workers,
+            memory_root_pid=run_process_pid(),
         )
 
     def quality_settings(self) -> QualitySettings:

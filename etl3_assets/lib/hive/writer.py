@@ -66,7 +66,8 @@ MIN_ROWS_FOR_BALANCE = 50_000
 class WriterSettings:
     """``chunk_size``: rows per slice read by the spill (capped by the budget);
     ``memory_limit_mb``: the budget the process tree's RSS stays within, plus
-    ``FIXED_OVERHEAD_MB``; ``max_workers``: partition-writing processes."""
+    ``FIXED_OVERHEAD_MB``; ``max_workers``: partition-writing processes;
+    ``memory_root_pid``: the process whose tree the budget counts (default this one)."""
 
     chunk_size: int = 250_000
     memory_limit_mb: int = 1024
@@ -74,6 +75,7 @@ class WriterSettings:
     max_workers: int = 2
     scratch_dir: str | None = None
     progress_every_s: float = 10.0
+    memory_root_pid: int | None = None
 
     def bucket_count(self, expected_rows: int) -> int:
         per_worker = self.memory_limit_mb * MIB * BUCKET_SHARE_OF_BUDGET / max(1, self.max_workers)
@@ -414,7 +416,8 @@ def write_month(
     result.buckets = n_buckets
     progress = WriteProgress(total_rows=expected_rows)
     watch = MemoryWatch(
-        progress, settings.budget_bytes(), log=log, warn=warn or log, log_every_s=settings.progress_every_s
+        progress, settings.budget_bytes(), log=log, warn=warn or log, log_every_s=settings.progress_every_s,
+        root_pid=settings.memory_root_pid,
     )
     scratch = Path(tempfile.mkdtemp(prefix=f"etl3-{year_month}-", dir=settings.scratch_dir))
     try:

@@ -441,7 +441,8 @@ class IcebergWriteSettings:
     ``FIXED_OVERHEAD_MB`` (the Hive writer's semantics); sort runs are sized from it.
     ``target_file_bytes``: data files are closed once they reach it (compressed bytes).
     ``attempt_timeout_s``: a run's marker not refreshed for this long means the run is
-    dead; ``heartbeat_s`` must be well below it."""
+    dead; ``heartbeat_s`` must be well below it. ``memory_root_pid``: the process whose
+    tree the budget counts (default this one)."""
 
     memory_limit_mb: int = 1024
     chunk_rows: int = 250_000
@@ -453,6 +454,7 @@ class IcebergWriteSettings:
     attempt_timeout_s: float = 120.0
     orphan_grace: timedelta = DEFAULT_ORPHAN_GRACE
     zstd_level: int = 3
+    memory_root_pid: int | None = None
 
     def __post_init__(self) -> None:
         # a live attempt's marker may look this old: one beat, plus S3's whole-second
@@ -1031,7 +1033,10 @@ def write_month(
         raise IcebergTableError(f"table {table_name()}: month {year_month} has no fact rows: nothing to write")
     result = IcebergWriteResult(year_month, attempt, input_rows=rows, budget_bytes=settings.budget_bytes())
     progress = WriteProgress(total_rows=rows, phase="prepare")
-    watch = MemoryWatch(progress, settings.budget_bytes(), log=log, warn=warn or log, log_every_s=settings.progress_every_s)
+    watch = MemoryWatch(
+        progress, settings.budget_bytes(), log=log, warn=warn or log, log_every_s=settings.progress_every_s,
+        root_pid=settings.memory_root_pid,
+    )
     scratch = Path(tempfile.mkdtemp(prefix=f"etl3-iceberg-{year_month}-", dir=settings.scratch_dir))
     writer = None
     committed = commit_attempted = False
