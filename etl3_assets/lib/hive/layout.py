@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -11,10 +12,12 @@ from etl3_assets.lib.contract import (
     HIVE_ESCAPED_CHARS,
     HIVE_NULL,
     PARTITION_KEYS,
+    PARTITION_SCHEMA,
     WAREHOUSE_DATA_PREFIX,
 )
 
 PARTITION_DIR_COLUMN = "_partition_dir"
+PARTITION_COLUMN_OF = dict(PARTITION_KEYS)
 
 
 def hive_escape(value: str | None) -> str:
@@ -104,6 +107,20 @@ def parse_partition_dir(partition_dir: str) -> dict[str, str | None]:
         key, _, raw = segment.partition("=")
         values[key] = hive_unescape(raw)
     return values
+
+
+def in_partitions(partition_dirs: Iterable[str]) -> pl.Expr:
+    """Rows of the enriched month that belong in any of these partition folders, as a
+    filter on the partition columns themselves (streams, and prunes row groups; no folder
+    string is built per row)."""
+    matches = []
+    for partition_dir in partition_dirs:
+        parts = []
+        for key, raw in parse_partition_dir(partition_dir).items():
+            column = pl.col(PARTITION_COLUMN_OF[key])
+            parts.append(column.is_null() if raw is None else column == pl.lit(raw).cast(PARTITION_SCHEMA[key]))
+        matches.append(pl.all_horizontal(parts))
+    return pl.any_horizontal(matches) if matches else pl.lit(False)
 
 
 # --- Keys that cannot exist. ---

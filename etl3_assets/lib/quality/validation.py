@@ -27,7 +27,13 @@ from pandera.errors import SchemaErrorReason, SchemaErrors
 
 from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, PARTITION_KEYS
 from etl3_assets.lib.hive.reader import scan_files
-from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, key_partition_dir, overlong_keys, partition_dir_expr
+from etl3_assets.lib.hive.layout import (
+    PARTITION_DIR_COLUMN,
+    in_partitions,
+    key_partition_dir,
+    overlong_keys,
+    partition_dir_expr,
+)
 from etl3_assets.lib.quality.schemas import (
     ENRICHED_FACT_SCHEMA,
     ENRICHED_VALUE_RULES,
@@ -528,13 +534,7 @@ def written_month_findings(
     if broken:
         return broken
     columns = list(ENRICHED_FACT_SCHEMA.columns)
-    expected = (
-        month_rows.with_columns(partition_dir_expr())
-        .filter(pl.col(PARTITION_DIR_COLUMN).is_in(sampled.implode()))
-        .select(columns)
-        .sort("fact_uid")
-        .collect(engine="streaming")
-    )
+    expected = month_rows.filter(in_partitions(sampled)).select(columns).collect(engine="streaming").sort("fact_uid")
     try:
         actual = found.select(columns).sort("fact_uid").collect()
     except (pl.exceptions.PolarsError, OSError) as error:  # e.g. one file's dtype differs from the others'

@@ -58,3 +58,23 @@ def test_month_folders_files_and_keys():
     assert data_file_names(1) == ["fact_rate_enriched.parquet"]
     assert data_file_names(3) == [f"fact_rate_enriched-{i:05d}.parquet" for i in range(3)]
     assert data_key("payer_slug=a/month=08", "f.parquet") == "partitioned-data/payer_slug=a/month=08/f.parquet"
+
+
+def test_rows_of_some_partitions_are_found_by_their_columns(etl1_root):
+    """``in_partitions`` (a filter on the partition columns) picks exactly the rows whose
+    folder is one of the given ones, hostile values and nulls included."""
+    import polars as pl
+
+    from etl3_assets.lib.enrich import enriched_month
+    from etl3_assets.lib.etl1.source import Etl1Source
+    from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, in_partitions, partition_dir_expr
+    from etl3_assets.lib.storage import open_storage
+
+    month = enriched_month(Etl1Source(open_storage(str(etl1_root))), "2025-08").collect()
+    folders = month.select(partition_dir_expr())[PARTITION_DIR_COLUMN]
+    chosen = folders.unique().sort().gather_every(3)
+    assert any(HIVE_NULL in f for f in chosen) and any("%" in f for f in chosen)
+    expected = month.filter(folders.is_in(chosen.implode())).sort("fact_uid")
+    assert expected.height < month.height
+    assert month.filter(in_partitions(chosen)).sort("fact_uid").equals(expected)
+    assert month.filter(in_partitions([])).is_empty()
