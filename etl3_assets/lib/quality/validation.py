@@ -57,6 +57,9 @@ NOT_NULLABLE = "not_nullable"
 # Bytes a distinct key costs in a streaming group-by (a 20-byte string key, measured with
 # headroom); sets how many keys one uniqueness pass may hold.
 BYTES_PER_DISTINCT_KEY = 150
+# Bytes a fact row costs in the streaming join that finds a month's partition values
+# (2.8 GB for a 20M-row month in one pass, bench/measured/); sets its passes.
+BYTES_PER_ROW_IN_PARTITION_SCAN = 150
 _ROWS = "_rows"
 
 
@@ -66,12 +69,21 @@ class QualitySettings:
     memory_limit_mb: int = 1024
     max_examples: int = 5
     keys_per_pass: int | None = None  # default: what half the memory budget holds
+    partition_scan_passes_override: int | None = None  # default: what a quarter of the budget holds
 
     def key_passes(self, rows: int) -> int:
         per_pass = self.keys_per_pass or max(
             100_000, self.memory_limit_mb * 1024 * 1024 // 2 // BYTES_PER_DISTINCT_KEY
         )
         return max(1, math.ceil(rows / per_pass))
+
+    def partition_scan_passes(self, rows: int) -> int:
+        """Passes of the partition-value scan so that one fills at most a quarter of the
+        budget: the scan runs in the step process, beside the Dagster CLI's and the
+        memory the step's earlier checks leave to the allocator."""
+        if self.partition_scan_passes_override:
+            return self.partition_scan_passes_override
+        return max(1, math.ceil(rows * BYTES_PER_ROW_IN_PARTITION_SCAN / (self.memory_limit_mb * 1024 * 1024 // 4)))
 
 
 @dataclass
@@ -334,18 +346,29 @@ PARTITION_VALUE_ORIGIN = {
 }
 
 
-def partition_key_findings(source: Etl1Source, year_month: str, key_prefix: str = "") -> list[Finding]:
+def partition_key_findings(
+    source: Etl1Source, year_month: str, key_prefix: str = "", settings: QualitySettings = QualitySettings()
+) -> list[Finding]:
     """The month's partition values whose folder, or whose whole object key, cannot exist.
 
     Computed on the month's enriched partition values (a streaming distinct over the
     join, partition columns only), so only values that reach this month count. Runs
-    before anything is staged or written.
+    before anything is staged or written. The join holds about
+    ``BYTES_PER_ROW_IN_PARTITION_SCAN`` per fact row, so a month is taken in passes by a
+    hash of ``pg_uid`` (each group's rows in one pass) that fit a quarter of the budget.
     """
-    from etl3_assets.lib.enrich import enriched_month
+    from etl3_assets.lib.enrich import Lookups, enrich_facts
 
     columns = [column for _, column in PARTITION_KEYS]
-    combos = enriched_month(source, year_month).select(columns).unique().collect(engine="streaming")
-    dirs = combos.select(partition_dir_expr())[PARTITION_DIR_COLUMN]
+    facts = source.scan(FACT_RATE).filter(pl.col("year_month") == year_month)
+    rows = facts.select(pl.len()).collect(engine="streaming").item()
+    passes = settings.partition_scan_passes(rows)
+    lookups = Lookups.scan(source)
+    combos = []
+    for i in range(passes):
+        part = facts if passes == 1 else facts.filter(pl.col("pg_uid").hash(11) % passes == i)
+        combos.append(enrich_facts(part, lookups).select(columns).unique().collect(engine="streaming"))
+    dirs = pl.concat(combos).unique().select(partition_dir_expr())[PARTITION_DIR_COLUMN]
     findings = []
     for overlong in overlong_keys(dirs, key_prefix):
         table, column = PARTITION_VALUE_ORIGIN.get(overlong.key, ("fact_rate", overlong.key))
@@ -428,7 +451,7 @@ def check_etl1_inputs(
         if duplicated:
             keys_check.findings.append(duplicated)
     if len(readable) == len(ETL1_TABLES) and not schema_check.findings:
-        schema_check.findings += partition_key_findings(source, year_month, warehouse_key_prefix)
+        schema_check.findings += partition_key_findings(source, year_month, warehouse_key_prefix, settings)
     return {c.check: c for c in (schema_check, keys_check)}
 
 
