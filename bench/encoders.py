@@ -32,8 +32,8 @@ The contenders:
   repeat across a month (codes, names, categories) and only in partitions above
   ``DICT_MIN_ROWS`` rows;
 * ``pyarrow-plain-pageindex``: ``pyarrow-plain`` with ``write_page_index``;
-* ``writer``: the project's ``month_writer.encode_parquet`` as it stands in this checkout
-  (on the same arrow table when it takes one, else on the polars slice).
+* ``writer``: the project's ``writer.encode_files`` as it stands in this checkout: all the
+  sampled partitions from one arrow table, as a worker encodes a bucket (its set-up counts).
 
 Also, per route to a file (``--file-routes``): encode into a ``pa.BufferOutputStream`` and
 ``LocalStorage.put_bytes`` it (temp file, rename), against ``pq.write_table`` straight to the
@@ -129,33 +129,36 @@ def _dict_lowcard(p: Partitions, offset: int, length: int) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _writer(p: Partitions, offset: int, length: int) -> bytes:
-    """The checkout's encode_parquet, given what it takes (a pa.Table or a polars frame)."""
-    try:
-        return bytes(month_writer.encode_parquet(p.table.slice(offset, length)))
-    except (TypeError, AttributeError):
-        return bytes(month_writer.encode_parquet(p.data.slice(offset, length)))
+def _writer(p: Partitions) -> list[bytes]:
+    """The checkout's ``encode_files``: every sampled partition's file from the one sorted
+    table, as a bucket's worker encodes them (``BucketEncoder`` under DICTIONARY_MIN_ROWS)."""
+    return list(month_writer.encode_files(p.table, [length for _, length, _ in p.runs]))
 
 
-CONTENDERS: dict[str, Callable[[Partitions, int, int], bytes]] = {
-    "polars": _polars,
-    "pyarrow-default": _pa_writer("table"),
-    "pyarrow-no-schema": _pa_writer("table", store_schema=False),
-    "pyarrow-plain": _pa_writer("table", store_schema=False, use_dictionary=False),
-    "pyarrow-plain-view": _pa_writer("view_table", store_schema=False, use_dictionary=False),
-    "pyarrow-dict-lowcard": _dict_lowcard,
-    "pyarrow-plain-pageindex": _pa_writer("table", store_schema=False, use_dictionary=False, write_page_index=True),
+def _each_file(encode: Callable[[Partitions, int, int], bytes]) -> Callable[[Partitions], list[bytes]]:
+    return lambda p: [encode(p, offset, length) for offset, length, _ in p.runs]
+
+
+# Each contender encodes every sampled partition (in run order) and returns the files.
+CONTENDERS: dict[str, Callable[[Partitions], list[bytes]]] = {
+    "polars": _each_file(_polars),
+    "pyarrow-default": _each_file(_pa_writer("table")),
+    "pyarrow-no-schema": _each_file(_pa_writer("table", store_schema=False)),
+    "pyarrow-plain": _each_file(_pa_writer("table", store_schema=False, use_dictionary=False)),
+    "pyarrow-plain-view": _each_file(_pa_writer("view_table", store_schema=False, use_dictionary=False)),
+    "pyarrow-dict-lowcard": _each_file(_dict_lowcard),
+    "pyarrow-plain-pageindex": _each_file(
+        _pa_writer("table", store_schema=False, use_dictionary=False, write_page_index=True)
+    ),
     "writer": _writer,
 }
 
 
 def time_encoder(p: Partitions, encode) -> tuple[float, int]:
     """(CPU seconds of the process, bytes) to encode every partition once."""
-    size = 0
     cpu = time.process_time()
-    for offset, length, _ in p.runs:
-        size += len(encode(p, offset, length))
-    return time.process_time() - cpu, size
+    files = encode(p)
+    return time.process_time() - cpu, sum(map(len, files))
 
 
 # --- file routes -----------------------------------------------------------------------
@@ -188,10 +191,10 @@ def verify(p: Partitions, name: str, encode, root: Path) -> dict:
 
     shutil.rmtree(root, ignore_errors=True)
     storage = LocalStorage(root)
-    for offset, length, partition_dir in p.runs:
-        payload = encode(p, offset, length)
-        if encode(p, offset, length) != payload:
-            raise AssertionError(f"{name}: two encodes of the same partition differ")
+    files = encode(p)
+    if encode(p) != files:
+        raise AssertionError(f"{name}: two encodes of the same partitions differ")
+    for (offset, length, partition_dir), payload in zip(p.runs, files, strict=True):
         storage.put_bytes(data_key(partition_dir, "fact_rate_enriched.parquet"), payload)
         if offset == 0 or length >= DICT_MIN_ROWS:
             _check_file(name, io.BytesIO(payload))

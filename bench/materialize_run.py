@@ -106,7 +106,7 @@ def run_events(dagster_home: Path) -> dict:
                     metadata = {k: v.value for k, v in materialization.metadata.items()}
         return {"run_id": run.run_id, "status": str(run.status), "step_wall_s": steps, "checks_passed": checks,
                 "writer": {k: metadata[k] for k in sorted(metadata) if k.startswith(("seconds_", "files", "rows",
-                           "partitions", "peak_rss", "write_cpu", "buckets", "memory_budget"))}}
+                           "partitions", "peak_rss", "write_cpu", "write_sys", "buckets", "memory_budget"))}}
 
 
 def main() -> None:

@@ -157,19 +157,18 @@ def _before_bucket(storage, manifest, bucket_file: Path, steps) -> int:
 
 
 def _after_bucket(storage, manifest, bucket_file: Path, steps) -> int:
-    """The current ``write_bucket`` (``sort_bucket``, ``file_runs``, ``encode_parquet`` of
-    arrow slices) and ``LocalStorage.put_bytes`` (remembered folders, counter temp names,
+    """The current ``write_bucket`` (``file_order``, ``partition_files``, the bucket's files
+    by ``encode_files``) and ``LocalStorage.put_bytes`` (remembered folders, counter temp names,
     ``os.open``/``os.write``), step by step, each step timed."""
     import polars as pl
 
-    from etl3_assets.lib.hive.layout import data_key
+    from etl3_assets.lib.contract import FILE_COLUMNS
     from etl3_assets.lib.hive.writer import (
-        SINGLE_FILE_NAME,
         WRITTEN_SCHEMA,
-        encode_parquet,
-        file_runs,
+        encode_files,
+        file_order,
+        partition_files,
         planned_keys,
-        sort_bucket,
         written_listing,
     )
 
@@ -178,26 +177,25 @@ def _after_bucket(storage, manifest, bucket_file: Path, steps) -> int:
 
     with step("read bucket (IPC)"):
         bucket = pl.read_ipc_stream(bucket_file)
-    with step("sort + rle + select/to_arrow"):
-        bucket = sort_bucket(bucket)
     with step("n_unique + planned keys"):
         keys = planned_keys(bucket, 1_000_000)
     with step("journal"):
         manifest.journal(bucket_file.stem, keys)
-    with step("sort + rle + select/to_arrow"):
-        runs, table = file_runs(bucket)
+    with step("order + runs"):
+        order, runs = file_order(bucket)
+        files = partition_files(runs, 1_000_000)
+        rows = bucket.select(FILE_COLUMNS)
         del bucket
     written = []
-    offset = 0
     known = storage._known_dirs
     storage._tmp_prefix = f"{os.getpid()}-profile"
-    for length, partition_dir in runs:  # the profile's partitions are all below max_rows_per_file
-        with step("slice"):
-            part = table.slice(offset, length)
+    with step("encoder set-up (bucket)"):
+        payloads = encode_files(rows, [n for _, n in files], order)
+        first = next(payloads)  # the bucket encoder's set-up happens before the first file
+    for i, (key, length) in enumerate(files):
         with step("encode"):
-            payload = encode_parquet(part)
+            payload = first if i == 0 else next(payloads)
         with step("key + temp name"):
-            key = data_key(partition_dir, SINGLE_FILE_NAME)
             path = f"{storage.root_uri}/{key}"
             folder, _, name = path.rpartition("/")
             storage._tmp_count += 1
@@ -215,7 +213,6 @@ def _after_bucket(storage, manifest, bucket_file: Path, steps) -> int:
             os.replace(tmp, path)
         with step("bookkeeping"):
             written.append((key, length, len(payload)))
-        offset += length
     with step("listing"):
         frame = pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
         frame.write_parquet(written_listing(bucket_file), compression="lz4")
@@ -269,6 +266,9 @@ def run_config(config: str, bucket_files: list[Path], workers: int, out_root: Pa
 PYSPY_RULES = (
     # (category, substring of a frame, from the innermost frame outwards: first hit wins)
     ("encode", "encode_parquet"),
+    ("encode", "encode ("),
+    ("encoder set-up (bucket)", "BucketEncoder"),
+    ("encoder set-up (bucket)", "__init__ (etl3_assets/lib/hive/parquet_encoder"),
     ("encode", "write_table ("),
     ("encode", "write_parquet ("),
     ("mkdir", "mkdir ("),

@@ -14,21 +14,22 @@ The month arrives as a lazy frame and is never collected whole:
 The cost of a real month is per file (hundreds of thousands of partitions of a few dozen
 rows, each one parquet encode), so phase 2 runs in processes: they beat threads, which contend for the GIL between the many small encodes. Memory is
 bounded by the bucket size, chosen from ``memory_limit_mb``: each worker holds one bucket
-(about ``BYTES_PER_ROW_IN_MEMORY`` per row while read, sorted and sliced).
+(about ``BUCKET_BYTES_PER_ROW`` per row while read, ordered and encoded).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,14 +37,21 @@ import pyarrow.parquet as pq
 from etl3_assets.lib.contract import FILE_COLUMNS
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
 from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.hive.parquet_encoder import BucketEncoder, supports
 from etl3_assets.lib.storage import WarehouseStorage
+from etl3_assets.lib.processes import BARE_SPAWN
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 
 BUCKET_COLUMN = "_bucket"
 SINGLE_FILE_NAME = data_file_names(1)[0]
-# In-memory bytes per enriched row while a bucket is read, sorted and sliced (measured
-# on the benchmark's month, with headroom); used only to size the buckets.
+# In-memory bytes per enriched row held sorted in one table (the Iceberg writer's sort runs
+# are sized by it; measured on the benchmark's month, with headroom).
 BYTES_PER_ROW_IN_MEMORY = 3_000
+# A worker's peak bytes per row of its bucket, while the bucket is read, ordered and its
+# columns handed to the bucket encoder, with the allocator's slack after a few buckets:
+# measured 3.6-4.0 kB on one bucket and 4.7-5.6 kB in a worker of a whole month, plus
+# headroom (bench/measured/); sizes the buckets.
+BUCKET_BYTES_PER_ROW = 7_000
 # In-memory bytes per enriched row of one spill slice, which is held three times over while
 # it is read, hashed and sorted, and handed to Arrow (measured 3.5-3.9 kB marginal, plus
 # ~100 MiB of reader buffers; bench/measured/); sizes the slices of the spill.
@@ -79,7 +87,7 @@ class WriterSettings:
 
     def bucket_count(self, expected_rows: int) -> int:
         per_worker = self.memory_limit_mb * MIB * BUCKET_SHARE_OF_BUDGET / max(1, self.max_workers)
-        rows_per_bucket = max(MIN_ROWS_PER_CHUNK, int(per_worker // BYTES_PER_ROW_IN_MEMORY))
+        rows_per_bucket = max(MIN_ROWS_PER_CHUNK, int(per_worker // BUCKET_BYTES_PER_ROW))
         by_memory = math.ceil(expected_rows / rows_per_bucket)
         # a month big enough to be worth a process pool gets several buckets per worker,
         # so no worker idles while the last big bucket is written
@@ -118,6 +126,7 @@ class MonthWriteResult:
     over_budget: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     write_cpu_seconds: float = 0.0  # the writers' CPU (user+sys, all threads) on the buckets
+    write_sys_seconds: float = 0.0  # of which in the kernel (folders, files, page cache)
 
     def rows_per_second(self) -> float:
         total = sum(self.seconds.values())
@@ -136,25 +145,23 @@ class MonthWriteResult:
             "over_memory_budget": self.over_budget,
             "seconds_total": round(sum(self.seconds.values()), 3),
             "write_cpu_ms_per_file": round(self.write_cpu_seconds * 1000 / self.files, 3) if self.files else 0.0,
+            "write_sys_ms_per_file": round(self.write_sys_seconds * 1000 / self.files, 3) if self.files else 0.0,
         }
 
 
-# Parquet files are written by pyarrow from a zero-copy slice of the bucket's arrow table,
-# one data page per column, without dictionary pages and without the ``ARROW:schema``
-# footer entry; zstd with statistics as CONTRACT §3 asks. Chosen by measurement (see
-# ``bench/encoders.py`` and ``bench/measured/``): a partition file costs mainly a fixed
-# amount per column chunk, and every zstd call sets up a compression context, so one
-# compressed page per column is the least work; a dictionary only pays off in files of
-# thousands of rows, which get pyarrow's dictionary encoding.
+# A warehouse file of a few dozen rows costs mainly a fixed amount per column chunk, so the
+# files of one bucket are encoded together by ``BucketEncoder`` (per-value work once per
+# bucket; per file one zstd page per column through one reused compression context;
+# bench/encoders.py, bench/measured/). Files of DICTIONARY_MIN_ROWS rows or more, where a
+# dictionary pays off, and tables of types the bucket encoder does not know are written by
+# pyarrow, as ``encode_parquet``: no ``ARROW:schema`` footer entry, zstd with statistics
+# (CONTRACT §3), dictionary-encoded. Both are deterministic: the same rows give the same
+# bytes, which the warehouse's byte-identical rewrites rely on.
 DICTIONARY_MIN_ROWS = 4_096
 
 
 def encode_parquet(rows: pa.Table | pl.DataFrame) -> bytes:
-    """One warehouse file's bytes: the writer's and the dry-run planner's only encoder.
-
-    Deterministic: the same rows give the same bytes (no timestamps or random ids in the
-    footer), which the warehouse's byte-identical rewrites rely on.
-    """
+    """One file's bytes, by pyarrow: the encoder of large files, and of the dry-run planner."""
     table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
     sink = pa.BufferOutputStream()
     pq.write_table(
@@ -168,42 +175,65 @@ def encode_parquet(rows: pa.Table | pl.DataFrame) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def sort_bucket(bucket: pl.DataFrame) -> pl.DataFrame:
-    """Rows in file order: by partition, then by fact_uid within each file."""
-    return bucket.sort(PARTITION_DIR_COLUMN, "fact_uid")
+def encode_files(
+    rows: pl.DataFrame | pa.Table, lengths: Sequence[int], order: pl.Series | None = None
+) -> Iterator[bytes]:
+    """The files cutting ``rows`` (taken in ``order`` when given) into consecutive ranges of
+    ``lengths`` rows, in order. A polars ``rows`` is consumed: its columns are dropped as
+    the bucket encoder takes them, so a bucket and its encoding are not held whole at once."""
+    if isinstance(rows, pa.Table):
+        rows = pl.from_arrow(rows)
+    schema = rows.head(0).to_arrow().schema
+    if not supports(schema):
+        table = (rows if order is None else rows[order]).to_arrow()
+        offset = 0
+        for length in lengths:
+            yield encode_parquet(table.slice(offset, length))
+            offset += length
+        return
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    large = [i for i, n in enumerate(lengths) if n >= DICTIONARY_MIN_ROWS]
+    large_rows = None
+    if large:  # taken before the encoder consumes the columns
+        positions = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in large])
+        large_rows = rows[positions if order is None else order.gather(positions)].to_arrow()
+
+    def columns() -> Iterator[pa.Array]:
+        for name in rows.columns:
+            column = rows.drop_in_place(name)
+            yield (column if order is None else column.gather(order)).to_arrow()
+
+    encoder = BucketEncoder(schema, columns(), lengths)
+    large_offset = 0
+    for i, length in enumerate(lengths):
+        if length >= DICTIONARY_MIN_ROWS:
+            yield encode_parquet(large_rows.slice(large_offset, length))
+            large_offset += length
+        else:
+            yield encoder.encode(i)
 
 
-def file_runs(bucket: pl.DataFrame) -> tuple[list[tuple[int, str]], pa.Table]:
-    """A sorted bucket's (rows, partition folder) runs and its file columns as one
-    contiguous arrow table, so that every file is a zero-copy slice of it."""
-    runs = bucket.select(pl.col(PARTITION_DIR_COLUMN).rle()).unnest(PARTITION_DIR_COLUMN).rows()
-    return runs, bucket.select(FILE_COLUMNS).to_arrow().combine_chunks()
+def file_order(bucket: pl.DataFrame) -> tuple[pl.Series, list[tuple[int, str]]]:
+    """The order putting a bucket's rows in file order (by partition, then fact_uid), and
+    the (rows, partition folder) runs of the rows in that order."""
+    order = bucket.select(pl.arg_sort_by(PARTITION_DIR_COLUMN, "fact_uid")).to_series()
+    runs = bucket.select(pl.col(PARTITION_DIR_COLUMN).gather(order).rle()).unnest(PARTITION_DIR_COLUMN).rows()
+    return order, runs
 
 
-def write_partitions(
-    storage: WarehouseStorage, runs: list[tuple[int, str]], table: pa.Table, max_rows_per_file: int
-) -> list[tuple[str, int, int]]:
-    """Write every partition of one sorted bucket (``file_runs``); returns (key, rows,
-    bytes) per file."""
-    written: list[tuple[str, int, int]] = []
-    offset = 0
+def partition_files(runs: list[tuple[int, str]], max_rows_per_file: int) -> list[tuple[str, int]]:
+    """(key, rows) of every file of the runs' partitions: one file per partition, or
+    ``-NNNNN`` splits above ``max_rows_per_file``."""
+    files: list[tuple[str, int]] = []
     for length, partition_dir in runs:
         if length <= max_rows_per_file:
-            key = data_key(partition_dir, SINGLE_FILE_NAME)
-            payload = encode_parquet(table.slice(offset, length))
-            storage.put_bytes(key, payload)
-            written.append((key, length, len(payload)))
+            files.append((data_key(partition_dir, SINGLE_FILE_NAME), length))
         else:
             n_files = math.ceil(length / max_rows_per_file)
             for i, name in enumerate(data_file_names(n_files)):
-                start = i * max_rows_per_file
-                rows = min(max_rows_per_file, length - start)
-                key = data_key(partition_dir, name)
-                payload = encode_parquet(table.slice(offset + start, rows))
-                storage.put_bytes(key, payload)
-                written.append((key, rows, len(payload)))
-        offset += length
-    return written
+                files.append((data_key(partition_dir, name), min(max_rows_per_file, length - i * max_rows_per_file)))
+    return files
 
 
 def planned_keys(bucket: pl.DataFrame, max_rows_per_file: int) -> list[str]:
@@ -228,10 +258,18 @@ class BucketWritten:
     files: int
     partitions: int
     cpu_seconds: float = 0.0  # the worker's CPU (all its threads, user+sys) on this bucket
+    sys_seconds: float = 0.0  # of which in the kernel
 
 
 def written_listing(bucket_file: Path) -> Path:
     return bucket_file.with_name(f"{bucket_file.stem}.written.parquet")
+
+
+def _cpu_since(started: os.times_result) -> tuple[float, float]:
+    """(user+sys, sys) seconds of this process's CPU, all threads, since ``started``."""
+    now = os.times()
+    system = now.system - started.system
+    return now.user - started.user + system, system
 
 
 def write_bucket(
@@ -239,18 +277,25 @@ def write_bucket(
 ) -> BucketWritten:
     """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
     partitions, wait until they are durable, list what was written on scratch."""
-    cpu = time.process_time()
-    bucket = sort_bucket(pl.read_ipc_stream(bucket_file))
+    started = os.times()
+    bucket = pl.read_ipc_stream(bucket_file)
     manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
-    runs, table = file_runs(bucket)
+    order, runs = file_order(bucket)
+    files = partition_files(runs, max_rows_per_file)
+    rows = bucket.select(FILE_COLUMNS)
     del bucket
-    partitions = len(runs)
-    written = pl.DataFrame(write_partitions(storage, runs, table, max_rows_per_file), schema=WRITTEN_SCHEMA, orient="row")
-    del runs, table
+    written = []
+    for (key, n), payload in zip(files, encode_files(rows, [n for _, n in files], order), strict=True):
+        storage.put_bytes(key, payload)
+        written.append((key, n, len(payload)))
+    listing_frame = pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
+    del written, files, order
     storage.flush()
     listing = written_listing(bucket_file)
-    written.write_parquet(listing, compression="lz4")
-    return BucketWritten(listing, int(written["rows"].sum()), written.height, partitions, time.process_time() - cpu)
+    listing_frame.write_parquet(listing, compression="lz4")
+    return BucketWritten(
+        listing, int(listing_frame["rows"].sum()), listing_frame.height, len(runs), *_cpu_since(started)
+    )
 
 
 def spill_buckets(
@@ -333,7 +378,7 @@ def _spill(
         return spill_buckets(
             enriched, scratch, n_buckets, chunk_rows, on_chunk=lambda rows: setattr(progress, "rows_done", rows)
         )
-    context = multiprocessing.get_context("spawn")
+    context = BARE_SPAWN
     counter = context.Value("q", 0, lock=False)
     with ProcessPoolExecutor(
         max_workers=1, mp_context=context, initializer=_share_spill_counter, initargs=(counter,)
@@ -365,9 +410,9 @@ def _write_buckets(
     settings: WriterSettings,
     progress: WriteProgress,
 ) -> list[BucketWritten]:
-    """Phase 2 over all buckets: in a pool of spawned processes (spawn, so a worker starts
-    as a bare interpreter with polars rather than a copy of the parent, e.g. Dagster), or
-    in-process when one worker suffices."""
+    """Phase 2 over all buckets: in a pool of spawned processes (``BARE_SPAWN``, so a worker
+    starts as a bare interpreter with polars rather than a copy of the parent or of its
+    main module, e.g. Dagster), or in-process when one worker suffices."""
 
     def done(bucket: BucketWritten) -> BucketWritten:
         progress.rows_done += bucket.rows
@@ -379,7 +424,7 @@ def _write_buckets(
     if workers <= 1:
         return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
     results: list[BucketWritten] = []
-    context = multiprocessing.get_context("spawn")
+    context = BARE_SPAWN
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=writer_process_setup) as pool:
         pending: set[Future] = set()
         queue = list(reversed(bucket_files))
@@ -457,6 +502,7 @@ def write_month(
             result.bytes = int(frame["bytes"].sum())
             result.partitions = sum(b.partitions for b in written)
             result.write_cpu_seconds = sum(b.cpu_seconds for b in written)
+            result.write_sys_seconds = sum(b.sys_seconds for b in written)
         result.peak_rss_bytes, result.over_budget = watch.peak_bytes, watch.over_budget
         log(
             f"{year_month}: {result.rows:,} rows, {result.partitions:,} partitions, {result.files:,} files"

@@ -1,7 +1,7 @@
 """How the writer sizes its work from the memory budget (pure arithmetic, no I/O)."""
 
 from etl3_assets.lib.hive.writer import (
-    BYTES_PER_ROW_IN_MEMORY,
+    BUCKET_BYTES_PER_ROW,
     SPILL_BYTES_PER_ROW_IN_MEMORY,
     SPILL_SHARE_OF_BUDGET,
     MIN_ROWS_FOR_BALANCE,
@@ -12,7 +12,8 @@ from etl3_assets.lib.progress import MIB
 
 
 def test_a_small_month_is_one_bucket():
-    assert WriterSettings(max_workers=2).bucket_count(MIN_ROWS_FOR_BALANCE - 1) == 1
+    # a budget that holds the month in one bucket: the pool is not worth starting
+    assert WriterSettings(max_workers=2, memory_limit_mb=4096).bucket_count(MIN_ROWS_FOR_BALANCE - 1) == 1
 
 
 def test_a_month_worth_a_pool_gets_four_buckets_per_worker():
@@ -21,7 +22,7 @@ def test_a_month_worth_a_pool_gets_four_buckets_per_worker():
 
 def test_buckets_follow_the_budget_per_worker():
     settings = WriterSettings(max_workers=2, memory_limit_mb=1024)
-    rows_per_bucket = int(1024 * MIB * 0.5 / 2 // BYTES_PER_ROW_IN_MEMORY)
+    rows_per_bucket = int(1024 * MIB * 0.5 / 2 // BUCKET_BYTES_PER_ROW)
     rows = 100 * rows_per_bucket + 1
     assert settings.bucket_count(rows) == 101
     halved = WriterSettings(max_workers=2, memory_limit_mb=512)
