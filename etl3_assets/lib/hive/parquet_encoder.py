@@ -5,7 +5,7 @@ not per value. pyarrow and polars pay it in native code, but both set up a new z
 compression context for every page (63 per file here), and on a virtual machine that set-up
 (a ``cpuid`` the hypervisor traps) costs more than compressing the page.
 ``BucketEncoder`` does the per-value work once for the whole bucket, in arrow and numpy
-(every column's PLAIN bytes, validity, per-file statistics through one polars group-by),
+(every column's PLAIN bytes, validity, per-file min and max by a polars group-by a column),
 then writes each file from slices of that work: one data page per column compressed by one
 reused zstd context, the Thrift footer from precomputed pieces.
 
@@ -23,8 +23,6 @@ readers do not need, are left out.
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -43,7 +41,7 @@ _BOOLEAN, _INT32, _INT64, _FLOAT, _DOUBLE, _BYTE_ARRAY = 0, 1, 2, 4, 5, 6
 _REQUIRED, _OPTIONAL, _REPEATED = 0, 1, 2
 _UTF8, _LIST = 0, 3  # converted types
 _ZSTD = 6
-_FIXED_WIDTH = {  # arrow type id -> (parquet type, numpy dtype)
+_FIXED_WIDTH = {  # arrow type -> (parquet physical type, numpy dtype)
     pa.float64(): (_DOUBLE, np.float64),
     pa.float32(): (_FLOAT, np.float32),
     pa.int64(): (_INT64, np.int64),
@@ -78,7 +76,7 @@ def _list_header(size: int, element_type: int) -> bytes:
     return bytes([(size << 4) | element_type]) if size < 15 else bytes([0xF0 | element_type]) + _varint(size)
 
 
-_STRUCT, _I32, _BIN = 0x0C, 0x05, 0x08
+_STRUCT, _BIN = 0x0C, 0x08  # compact-protocol element types of lists
 
 
 # --- Levels ----------------------------------------------------------------------------
