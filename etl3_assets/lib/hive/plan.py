@@ -10,7 +10,7 @@ import polars as pl
 from etl3_assets.lib.contract import FILE_COLUMNS, WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, partition_dir_expr
 from etl3_assets.lib.hive.manifest import MonthManifest
-from etl3_assets.lib.hive.writer import encode_parquet
+from etl3_assets.lib.hive.writer import encode_files
 from etl3_assets.lib.storage import WarehouseStorage
 
 SAMPLE_ROWS = 2_000
@@ -37,10 +37,10 @@ class MonthPlan:
 def parquet_cost(sample: pl.DataFrame) -> tuple[float, float]:
     """(bytes per file, bytes per row) of the warehouse's files, fitted on ``sample``:
     a one-row file gives the fixed cost, the whole sample the cost of a row."""
-    one = len(encode_parquet(sample.head(1)))
+    one = len(next(encode_files(sample.head(1), [1])))
     if sample.height < 2:
         return float(one), 0.0
-    per_row = (len(encode_parquet(sample)) - one) / (sample.height - 1)
+    per_row = (len(next(encode_files(sample.clone(), [sample.height]))) - one) / (sample.height - 1)
     return max(0.0, one - per_row), per_row
 
 

@@ -161,7 +161,7 @@ DICTIONARY_MIN_ROWS = 4_096
 
 
 def encode_parquet(rows: pa.Table | pl.DataFrame) -> bytes:
-    """One file's bytes, by pyarrow: the encoder of large files, and of the dry-run planner."""
+    """One file's bytes, by pyarrow: the encoder of large files and of tables the bucket encoder does not know."""
     table = rows.to_arrow() if isinstance(rows, pl.DataFrame) else rows
     sink = pa.BufferOutputStream()
     pq.write_table(
