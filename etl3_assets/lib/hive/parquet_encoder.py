@@ -23,7 +23,7 @@ readers do not need, are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,11 +90,11 @@ def _bit_packed(levels: np.ndarray, bit_width: int) -> bytes:
     """``levels`` as one bit-packed run of the hybrid (groups of 8, LSB first; the padding
     after the last level is ignored by readers, who know the page's number of values)."""
     groups = (len(levels) + 7) // 8
-    padded = np.zeros(groups * 8, dtype=np.uint8)
-    padded[: len(levels)] = levels
-    if bit_width == 1:
-        packed = np.packbits(padded, bitorder="little")
+    if bit_width == 1:  # packbits pads the last byte with zeros itself
+        packed = np.packbits(levels, bitorder="little")
     else:
+        padded = np.zeros(groups * 8, dtype=np.uint8)
+        padded[: len(levels)] = levels
         bits = ((padded[:, None] >> np.arange(bit_width, dtype=np.uint8)) & 1).astype(np.uint8)
         packed = np.packbits(bits.reshape(-1), bitorder="little")
     return _varint((groups << 1) | 1) + packed.tobytes()
@@ -175,16 +175,38 @@ class _Column:
     statistics: list[bytes] | None = None  # per file of the encoder's window, the Statistics struct
 
 
+def _is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _kind(field: pa.Field) -> str | None:
+    """How ``BucketEncoder`` writes a column: "string_list" (a nullable list of nullable
+    strings), "string", "fixed" (fixed-width numbers, booleans), or None when it cannot."""
+    t = field.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "string_list" if field.nullable and t.value_field.nullable and _is_string(t.value_type) else None
+    if _is_string(t):
+        return "string"
+    if t in _FIXED_WIDTH or pa.types.is_boolean(t):
+        return "fixed"
+    return None
+
+
+def supports(schema: pa.Schema) -> bool:
+    """Whether ``BucketEncoder`` writes every column of ``schema``."""
+    return all(_kind(field) for field in schema)
+
+
 def _prepare(field: pa.Field, column: pa.Array) -> _Column:
     t = field.type
     name = field.name.encode()
     optional = field.nullable
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        item = t.value_type
-        if not (pa.types.is_string(item) or pa.types.is_large_string(item) or pa.types.is_string_view(item)):
-            raise TypeError(f"column {field.name}: lists of {item} are not supported")
+    kind = _kind(field)
+    if kind is None:
+        raise TypeError(f"column {field.name}: arrow type {t} is not supported")
+    if kind == "string_list":
         return _prepare_string_list(field, column.cast(pa.large_list(pa.large_string())))
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+    if kind == "string":
         plain, starts = _plain_byte_arrays(column)
         schema = (
             bytes([0x15, 2 * _BYTE_ARRAY, 0x25, 2 * (_OPTIONAL if optional else _REQUIRED), 0x18])
@@ -195,7 +217,7 @@ def _prepare(field: pa.Field, column: pa.Array) -> _Column:
             field.name, _BYTE_ARRAY, int(optional), plain.tobytes(), starts, None,
             _def_levels(column, optional), None, None, schema, _chunk_head(_BYTE_ARRAY, [name]), "bytes",
         )
-    if t in _FIXED_WIDTH or pa.types.is_boolean(t):
+    if kind == "fixed":
         physical = _BOOLEAN if pa.types.is_boolean(t) else _FIXED_WIDTH[t][0]
         schema = (
             bytes([0x15, 2 * physical, 0x25, 2 * (_OPTIONAL if optional else _REQUIRED), 0x18]) + _binary(name) + b"\x00"
@@ -217,7 +239,7 @@ def _prepare(field: pa.Field, column: pa.Array) -> _Column:
             field.name, physical, int(optional), plain, starts, None, _def_levels(column, optional), None,
             booleans, schema, _chunk_head(physical, [name]), "bool" if physical == _BOOLEAN else "fixed",
         )
-    raise TypeError(f"column {field.name}: arrow type {t} is not supported")
+    raise AssertionError(kind)
 
 
 def _def_levels(column: pa.Array, optional: bool) -> np.ndarray | None:
@@ -271,8 +293,6 @@ def _prepare_string_list(field: pa.Field, column: pa.Array) -> _Column:
         + _binary(b"element")
         + bytes([0x25, 2 * _UTF8, 0x4C, 0x1C, 0x00, 0x00, 0x00])
     )
-    if not optional or not element.nullable:
-        raise TypeError(f"column {field.name}: only nullable lists of nullable strings are supported")
     return _Column(
         field.name, _BYTE_ARRAY, 3, plain_items.tobytes(), value_starts, entry_starts,
         deflev, rep, None, schema, _chunk_head(_BYTE_ARRAY, [name, b"list", b"element"]), "bytes",
@@ -316,11 +336,7 @@ def _min_max_bytes(c: _Column, low: pl.Series, high: pl.Series) -> tuple[list, l
     )
 
 
-def _varint_table(limit: int) -> list[bytes]:
-    return [_varint(n) for n in range(limit)]
-
-
-_LENGTH = _varint_table(MAX_STATISTICS_BYTES + 1)
+_LENGTH = [_varint(n) for n in range(MAX_STATISTICS_BYTES + 1)]  # a min/max's length prefix
 
 
 def _statistics(legacy: bool, low: bytes | None, high: bytes | None, null_count: int) -> bytes:
@@ -344,23 +360,6 @@ _COLUMN_CHUNK = b"\x26\x00\x1c%b\x16%b\x16%b\x16%b\x26%b\x3c%b" + _ENCODING_STAT
 
 
 STATISTICS_WINDOW = 1_024  # files whose Statistics structs are formatted at a time
-
-
-def supports(schema: pa.Schema) -> bool:
-    """Whether ``BucketEncoder`` writes every column of ``schema``."""
-    for field in schema:
-        t = field.type
-        if pa.types.is_list(t) or pa.types.is_large_list(t):
-            item = t.value_type
-            ok = field.nullable and t.value_field.nullable and (
-                pa.types.is_string(item) or pa.types.is_large_string(item) or pa.types.is_string_view(item)
-            )
-        else:
-            ok = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-            ok = ok or t in _FIXED_WIDTH or pa.types.is_boolean(t)
-        if not ok:
-            return False
-    return True
 
 
 class BucketEncoder:
@@ -457,8 +456,7 @@ class BucketEncoder:
                 return self._uniform(last - first, 1, 1)
             if nulls == last - first:
                 return self._uniform(last - first, 0, 1)
-            packed = np.packbits(c.def_levels[first:last], bitorder="little").tobytes()
-            return _with_length(_varint((len(packed) << 1) | 1) + packed)
+            return _with_length(_bit_packed(c.def_levels[first:last], 1))
         return _levels(c.def_levels[first:last], 2)
 
     def encode(self, i: int) -> bytes:
@@ -515,6 +513,3 @@ class BucketEncoder:
         ))
         parts += (footer, len(footer).to_bytes(4, "little"), b"PAR1")
         return b"".join(parts)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return (self.encode(i) for i in range(len(self.lengths)))
