@@ -260,3 +260,61 @@ ICEBERG_SCHEMA: dict[str, pl.DataType] = dict(
 STAGED_ASSET = "staged_enriched_month"  # the month staged as one parquet file
 WAREHOUSE_ASSET = "fact_rate_enriched"  # the month in the Hive layout (CONTRACT section 3)
 ICEBERG_ASSET = ICEBERG_TABLE  # the month in the Iceberg table (CONTRACT section 4)
+
+# --- ETL1's input: a payer's raw extract (CONTRACT section 5). ---
+
+
+@dataclass(frozen=True)
+class RawExtractFile:
+    """One file of a raw batch, ``<raw_root>/<batch>_<suffix>.parquet``, read by meaning
+    (the storage rules of section 1); columns not named here are ignored."""
+
+    suffix: str
+    schema: dict[str, pl.DataType]
+
+    def key(self, batch: str) -> str:
+        return f"{batch}_{self.suffix}.parquet"
+
+
+RAW_RATES = RawExtractFile(
+    "rates",
+    {
+        "provider_reference_id": pl.Int64,
+        "negotiated_rate": F,
+        **_strings(
+            "negotiated_type", "billing_class", "expiration_date", "service_codes", "billing_code",
+            "billing_code_type", "description", "name", "negotiation_arrangement", "reporting_entity_name",
+            "reporting_entity_type", "last_updated_on", "version",
+        ),
+    },
+)
+RAW_PROVIDERS = RawExtractFile(
+    "providers",
+    {
+        "provider_group_id": pl.Int64,
+        **_strings(
+            "npi", "tin_type", "tin_value", "reporting_entity_name", "reporting_entity_type", "last_updated_on",
+            "version",
+        ),
+    },
+)
+RAW_FILES = (RAW_RATES, RAW_PROVIDERS)
+# Stored as the text of a Python list in older extracts, as List[String] in newer ones.
+RAW_SERVICE_CODES = "service_codes"
+# <YYYYMM>_<payer>_<state>: the batch's month, a short payer label, the two-letter state.
+RAW_BATCH_PATTERN = r"^(?P<year>\d{4})(?P<month>0[1-9]|1[0-2])_(?P<payer>.+)_(?P<state>[A-Za-z]{2})$"
+# last_updated_on is read in the first of these formats that reads the whole value.
+RAW_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m", "%Y/%m", "%Y%m%d", "%Y%m")
+
+# The seven tables ETL1 builds from extracts, in the order a batch replaces them: the
+# dimensions and xrefs before the fact, so a reader never meets a new fact without its rows.
+ETL1_EXTRACT_TABLES: tuple[Etl1Table, ...] = (
+    DIM_PAYER, DIM_CODE, DIM_PROVIDER_GROUP, DIM_POS_SET, XREF_PG_MEMBER_NPI, XREF_PG_MEMBER_TIN, FACT_RATE,
+)
+ETL1_REFERENCE_TABLES: tuple[Etl1Table, ...] = tuple(t for t in ETL1_TABLES if t not in ETL1_EXTRACT_TABLES)
+# Columns the real ETL1 also writes beside the contract's (section 5); readers ignore them.
+ETL1_EXTRA_COLUMNS: dict[str, dict[str, pl.DataType]] = {
+    FACT_RATE.name: {"provider_group_id_raw": pl.Int64, "reporting_entity_name": S},
+    DIM_PAYER.name: {"version": S},
+    DIM_PROVIDER_GROUP.name: {"version": S},
+}

@@ -34,6 +34,7 @@ def _cpu_count() -> int:
 @dataclass(frozen=True)
 class Settings:
     etl1_root: str = "data/etl1"
+    etl1_raw_root: str = "data/raw"
     warehouse_root: str = "warehouse"
     s3_region: str | None = None
     chunk_size: int = 250_000
@@ -75,6 +76,7 @@ class Settings:
                     raise ValueError(f"{variable.name}={raw!r}: {error}") from None
         settings = cls(**values)
         Root.parse(settings.etl1_root, "ETL1_ROOT")
+        Root.parse(settings.etl1_raw_root, "ETL1_RAW_ROOT")
         Root.parse(settings.warehouse_root, "WAREHOUSE_ROOT" if environ.get("WAREHOUSE_ROOT") else "S3_BUCKET")
         return settings
 
@@ -120,6 +122,10 @@ def _positive_int(raw: str) -> int:
 
 VARIABLES: tuple[Variable, ...] = (
     Variable("ETL1_ROOT", "etl1_root", str, "ETL1's output: a local folder or s3://bucket/prefix"),
+    Variable(
+        "ETL1_RAW_ROOT", "etl1_raw_root", str,
+        "where payers' raw extracts land (<YYYYMM>_<payer>_<state>_rates/_providers.parquet): a folder or s3://bucket/prefix",
+    ),
     Variable("WAREHOUSE_ROOT", "warehouse_root", str, "the warehouse: a local folder or s3://bucket/prefix"),
     Variable("S3_REGION", "s3_region", str, "AWS region (default: boto3's resolution, else us-east-1)"),
     Variable("CHUNK_SIZE", "chunk_size", _positive_int, "rows per slice read by the writer and the checks"),
