@@ -204,6 +204,59 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
 
 
+def _stamped(level: str):
+    """Progress lines as the other commands print them: time, level, message (stderr)."""
+    import time
+
+    def emit(message: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {level} {message}", file=sys.stderr, flush=True)
+
+    return emit
+
+
+def etl1_writer(settings: Settings):
+    """The ETL1 writer of these settings: the star schema at ETL1_ROOT, batches from ETL1_RAW_ROOT."""
+    from etl3_assets.lib.etl1.writer import Etl1Writer
+    from etl3_assets.lib.storage import S3Connection, open_storage
+
+    connection = S3Connection(region_name=settings.s3_region)
+    return Etl1Writer(
+        open_storage(settings.etl1_root, connection, setting="ETL1_ROOT"),
+        open_storage(settings.etl1_raw_root, connection, setting="ETL1_RAW_ROOT"),
+        memory_limit_mb=settings.memory_limit_mb,
+        lease_seconds=settings.month_lock_lease_seconds,
+        wait_seconds=settings.month_lock_wait_seconds,
+        log=_stamped("INFO"),
+        warn=_stamped("WARNING"),
+    )
+
+
+def cmd_etl1(args: argparse.Namespace) -> None:
+    """Apply raw batches to the star schema (or, with --dry-run, say what each table would gain)."""
+    from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES
+    from etl3_assets.lib.etl1.raw import RawInputError
+
+    settings = _check_roots()
+    writer = etl1_writer(settings)
+    try:
+        batches = [writer.batch(stem) for stem in args.batch] if args.batch else writer.batches_to_apply()
+        if not batches:
+            print(f"no batch to apply in {writer.raw.root_uri} (every ready batch is applied)")
+            return
+        results = writer.apply(batches, dry_run=args.dry_run)
+    except RawInputError as error:
+        raise CommandFailed(str(error)) from error
+    names = [t.name for t in ETL1_EXTRACT_TABLES]
+    print("  ".join([f"{'batch':<28}", f"{'rate rows':>10}", *(f"{n:>18}" for n in names), "  months changed"]))
+    for r in results:
+        print("  ".join(
+            [f"{r.batch:<28}", f"{r.input_rows:>10,}", *(f"{'+' + format(r.gained.get(n, 0), ','):>18}" for n in names),
+             "  " + (", ".join(r.months) or "-")]
+        ))
+    verb = "would gain, each against the tables as they are (dry run, nothing written):" if args.dry_run else "applied to"
+    print(f"{len(results)} batch(es) {verb} {writer.etl1.root_uri}")
+
+
 def cmd_materialize(args: argparse.Namespace) -> None:
     _check_roots()
     _print_summaries(_materialize_months(args.partition))
@@ -378,6 +431,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_partition_flag(p, "build")
     _add_writer_flags(p)
     p.set_defaults(func=cmd_materialize, months_flag=True)
+
+    p = command(
+        "etl1", "apply payers' raw extracts to ETL1's star schema",
+        "Apply raw batches (<YYYYMM>_<payer>_<state>_rates/_providers.parquet under ETL1_RAW_ROOT) to the"
+        " seven ETL1 tables under ETL1_ROOT: first writer wins, a batch applied again writes nothing."
+        " Without --batch: every ready batch not yet applied (or whose files changed), oldest month first.",
+    )
+    p.add_argument(
+        "--batch", action="append", default=[], metavar="STEM",
+        help="batch to apply, e.g. 202508_aetna_GA; repeat the flag for several, applied in the order given",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what each table would gain; write nothing")
+    p.add_argument(
+        "--memory-limit-mb", type=int, dest="memory_limit_mb", metavar="MB", default=argparse.SUPPRESS,
+        help=f"memory budget of the apply (overrides MEMORY_LIMIT_MB; default {DEFAULTS.memory_limit_mb})",
+    )
+    p.set_defaults(func=cmd_etl1)
 
     p = command(
         "validate", "check months' ETL1 input and the months in the warehouse; write nothing",

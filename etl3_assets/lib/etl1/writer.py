@@ -110,7 +110,8 @@ class Etl1Writer:
     def lease(self) -> Iterator[None]:
         lease = Etl1WriterLease(
             self.etl1, *WRITER_LOCK, lease_seconds=self.lease_seconds, wait_seconds=self.wait_seconds,
-            owner=LockOwner.current(self.run_id), log=self.log,
+            owner=LockOwner.current(self.run_id),
+            log=lambda message: self.log(message.replace("month writer of etl1", "the ETL1 writer")),
         )
         lease.acquire()
         try:
