@@ -32,7 +32,14 @@ def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None,
     )
     return {
         "s3": s3,
-        "etl1": Etl1Resource(root=settings.etl1_root, s3=s3),
+        "etl1": Etl1Resource(
+            root=settings.etl1_root,
+            raw_root=settings.etl1_raw_root,
+            memory_limit_mb=settings.memory_limit_mb,
+            lock_lease_seconds=settings.month_lock_lease_seconds,
+            lock_wait_seconds=settings.month_lock_wait_seconds,
+            s3=s3,
+        ),
         "warehouse": warehouse,
         "staging_io_manager": StagedMonthIOManager(warehouse=warehouse),
         "iceberg": IcebergTableResource(

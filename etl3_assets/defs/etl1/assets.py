@@ -1,13 +1,40 @@
-"""ETL1's eleven tables as observable source assets: observing one records its file's
-fingerprint as data version, so the UI shows when ETL1 rewrote a table."""
+"""ETL1 in the graph: raw batch -> the seven tables ETL1 builds from extracts; the five
+reference tables stay observed.
+
+Design: the seven tables keep their asset keys (``fact_rate``, ``dim_payer``, …), so the
+month assets depend on them exactly as before. They are one multi-asset partitioned by
+raw batch (dynamic partitions, one per batch found under ``ETL1_RAW_ROOT``): a partition
+materialization is "this batch applied", with what each table gained. A run of it is the
+only thing this project writes to ETL1; the months never read the batch partitions, they
+read the files (``Etl1Resource``), and the ETL1 sensor decides which months to rebuild
+from the files' content. So tables written by the real ETL1 or any other tool keep
+working exactly as before: the files change, the sensor sees it.
+"""
 
 import dagster as dg
 
 from etl3_assets.defs.dagster_features import OBSERVABLE_SOURCE_ASSET, relying_on
 from etl3_assets.defs.etl1.resources import Etl1Resource
-from etl3_assets.lib.contract import ETL1_TABLES, Etl1Table
+from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES, ETL1_REFERENCE_TABLES, Etl1Table
 
 ETL1_GROUP = "etl1"
+RAW_BATCH_ASSET = "etl1_raw_batch"
+ETL1_WRITER_TAG = "etl3/etl1_writer"
+"""Tag of every run that applies a batch: dagster.yaml lets one such run start at a time,
+in the order they were queued (the writer's lease guards the tables whatever starts it)."""
+
+etl1_batch_partitions = dg.DynamicPartitionsDefinition(name="etl1_batches")
+
+raw_batch = dg.AssetSpec(
+    RAW_BATCH_ASSET,
+    partitions_def=etl1_batch_partitions,
+    group_name=ETL1_GROUP,
+    kinds={"parquet"},
+    description=(
+        "A payer's raw extract: `<YYYYMM>_<payer>_<state>_rates.parquet` and `…_providers.parquet` under"
+        " ETL1_RAW_ROOT (CONTRACT section 5). Observed by `etl1_batch_sensor`, which adds a partition per batch."
+    ),
+)
 
 
 def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
@@ -19,9 +46,50 @@ def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
         return dg.observable_source_asset(
             name=table.name,
             group_name=ETL1_GROUP,
-            description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}).",
+            description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}), a reference table ETL1 does not build from extracts.",
             metadata={"relative_path": table.relative_path},
         )(_observe)
 
 
-etl1_tables = [etl1_table_asset(t) for t in ETL1_TABLES]
+etl1_tables = [etl1_table_asset(t) for t in ETL1_REFERENCE_TABLES]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            t.name,
+            deps=[RAW_BATCH_ASSET],
+            group_name=ETL1_GROUP,
+            kinds={"duckdb", "parquet"},
+            description=f"ETL1's `{t.relative_path}` (key: {', '.join(t.key)}): upserted from raw batches, first writer wins.",
+            metadata={"relative_path": t.relative_path},
+        )
+        for t in ETL1_EXTRACT_TABLES
+    ],
+    partitions_def=etl1_batch_partitions,
+    can_subset=False,
+    op_tags={ETL1_WRITER_TAG: "true"},
+)
+def etl1_star_schema(context: dg.AssetExecutionContext, etl1: Etl1Resource):
+    """Apply one raw batch to ETL1's seven extract tables (CONTRACT section 5): in DuckDB
+    within the memory budget, each table replaced atomically, a table that gains nothing
+    not rewritten; a batch left half-applied by a killed run is completed first."""
+    writer = etl1.writer(run_id=context.run.run_id, log=context.log.info, warn=context.log.warning)
+    results = writer.apply([writer.batch(context.partition_key)])
+    result = results[-1]
+    fingerprints = writer.etl1
+    for table in ETL1_EXTRACT_TABLES:
+        stat = fingerprints.stat(table.relative_path)
+        yield dg.MaterializeResult(
+            asset_key=table.name,
+            data_version=dg.DataVersion(stat.fingerprint if stat else "missing"),
+            metadata={
+                "rows_gained": result.gained.get(table.name, 0),
+                "rewritten": table.relative_path in result.written,
+                "months_changed": dg.MetadataValue.json(result.months),
+                "rate_rows": result.input_rows,
+                "seconds": round(result.seconds, 3),
+                "peak_rss_mb": round(result.peak_rss_bytes / 2**20),
+                **({"completed_interrupted_batch": results[0].batch} if len(results) > 1 else {}),
+            },
+        )

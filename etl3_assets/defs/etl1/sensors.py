@@ -8,7 +8,8 @@ from etl3_assets.defs.etl1.resources import Etl1Resource
 from etl3_assets.defs.partitions import monthly_partitions
 from etl3_assets.defs.warehouse.jobs import warehouse_month_job
 from etl3_assets.lib.etl1.watch import Etl1NotReady, Etl1Snapshot, compare, months_to_build, take_snapshot
-from etl3_assets.lib.contract import WAREHOUSE_ASSET
+from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES, WAREHOUSE_ASSET
+from etl3_assets.lib.etl1.journal import applied_records, explained_months, pending
 from etl3_assets.lib.settings import current_settings
 
 
@@ -34,11 +35,19 @@ from etl3_assets.lib.settings import current_settings
 )
 def etl1_sensor(context: dg.SensorEvaluationContext, etl1: Etl1Resource):
     previous = Etl1Snapshot.from_json(context.cursor)
+    source = etl1.source()
+    interrupted = pending(source.storage)
+    if interrupted is not None:
+        return dg.SkipReason(
+            f"ETL1 batch {interrupted.batch} is being applied (or was interrupted and will be completed):"
+            " its tables are not consistent yet"
+        )
     try:
-        source = etl1.source()
         current = take_snapshot(source, previous, fingerprints=source.fingerprints)
     except Etl1NotReady as not_ready:
         return dg.SkipReason(str(not_ready))
+    if pending(source.storage) is not None:  # a batch started replacing tables meanwhile
+        return dg.SkipReason("an ETL1 batch started being applied while the tables were read")
     change = compare(previous, current)
     if previous is not None and change.is_empty:
         context.update_cursor(current.to_json())
@@ -50,6 +59,13 @@ def etl1_sensor(context: dg.SensorEvaluationContext, etl1: Etl1Resource):
     known = set(monthly_partitions.get_partition_keys())
     materialized = context.instance.get_materialized_partitions(dg.AssetKey(WAREHOUSE_ASSET))
     wanted = months_to_build(change, current, materialized)
+    extract_tables = {t.name for t in ETL1_EXTRACT_TABLES}
+    if previous is not None and change.changed_tables and set(change.changed_tables) <= extract_tables:
+        # the dimensions changed by batches this project applied: their records name the
+        # months whose enriched rows changed, so only those are rebuilt
+        explained = explained_months(applied_records(source.storage).values(), previous.files, current.files)
+        if explained is not None:
+            wanted = sorted(set(change.new_months) | set(change.changed_months) | (explained & set(materialized)))
     outside = [m for m in wanted if m not in known]
     if outside:
         context.log.warning(

@@ -9,7 +9,7 @@ from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, monthly_partition
 from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs
 from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig
 from etl3_assets.defs.warehouse.resources import WarehouseResource
-from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, STAGED_ASSET, WAREHOUSE_ASSET, WAREHOUSE_DATA_PREFIX
+from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES, ETL1_TABLES, FACT_RATE, STAGED_ASSET, WAREHOUSE_ASSET, WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.enrich import EnrichedMonth
 from etl3_assets.lib.quality.metrics import month_quality_metrics
 
@@ -23,7 +23,11 @@ dagster.yaml bounds how many months write at once, across runs."""
 @dg.asset(
     name=STAGED_ASSET,
     partitions_def=monthly_partitions,
-    deps=[t.name for t in ETL1_TABLES],
+    # the month reads the seven extract tables as their batches left them: all batches
+    deps=[
+        dg.AssetDep(t.name, partition_mapping=dg.AllPartitionMapping()) if t in ETL1_EXTRACT_TABLES else t.name
+        for t in ETL1_TABLES
+    ],
     group_name=WAREHOUSE_GROUP,
     io_manager_key="staging_io_manager",
     kinds={"polars", "parquet"},
