@@ -237,6 +237,11 @@ def conform_to_contract(table: Etl1Table, df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def etl1_extra_columns(table: Etl1Table) -> list[str]:
+    """The columns :func:`as_etl1_writes` adds to the table (none of them a contract column)."""
+    return list(as_etl1_writes(table, pl.DataFrame(schema=table.schema)).columns[: -len(table.schema)])
+
+
 def as_etl1_writes(table: Etl1Table, frame: pl.DataFrame) -> pl.DataFrame:
     """A contract-schema frame as the real ETL1 writes it: its extra columns (a version,
     a `created_date` timestamp, a boolean, an all-null `modifier`, and per table the ones
@@ -274,6 +279,8 @@ def write_etl1_table(root: str | os.PathLike, table_name: str, df: pl.DataFrame)
     if table_name not in ETL1_BY_NAME:
         raise ValueError(f"unknown ETL1 table {table_name!r}; expected one of {sorted(ETL1_BY_NAME)}")
     table = ETL1_BY_NAME[table_name]
+    # a frame read back from a written table: its extra columns are written anew
+    df = df.drop([c for c in etl1_extra_columns(table) if c not in table.schema], strict=False)
     frame = as_etl1_writes(table, conform_to_contract(table, df))
     storage = open_storage(os.fspath(root))
     fd, local = tempfile.mkstemp(prefix=f"etl1-{table.name}-", suffix=".parquet")

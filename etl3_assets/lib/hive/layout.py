@@ -133,8 +133,9 @@ def _read_back(key: str, column: pl.Expr) -> pl.Expr:
 
 def as_read_back() -> list[pl.Expr]:
     """The enriched month's partition columns as the Hive layout reads them back: an empty
-    string is null (written ``__HIVE_DEFAULT_PARTITION__``)."""
-    return [_read_back(key, pl.col(column)).alias(column) for key, column in PARTITION_KEYS]
+    string is null (written ``__HIVE_DEFAULT_PARTITION__``). A column that is also stored
+    in the files (primary_taxonomy_code, the value of ``taxonomy``) keeps its value."""
+    return [_read_back(key, pl.col(column)).alias(column) for key, column in PARTITION_KEYS if key == column]
 
 
 # --- Keys that cannot exist. ---

@@ -210,14 +210,7 @@ def table_location(storage: WarehouseStorage) -> str:
 
     A local location carries its ``file://`` scheme, so every path the table stores does:
     iceberg-rust (DataFusion's provider) cannot open a table whose paths lack it."""
-    return with_scheme(storage.uri(f"{ICEBERG_PREFIX}/{ICEBERG_TABLE}"))
-
-
-def with_scheme(location: str) -> str:
-    """A location as a URI: a local path becomes ``file:///…``; a URI stays as it is."""
-    if "://" in location:
-        return location
-    return Path(location).absolute().as_uri()
+    return storage.table_uri(f"{ICEBERG_PREFIX}/{ICEBERG_TABLE}")
 
 
 # --------------------------------------------------------------------------------------
@@ -242,7 +235,7 @@ def open_catalog(
     ``warehouse`` is ``<root>/iceberg``; pyiceberg's FileIO gets the storage's own
     endpoint and credentials (``storage.file_io_properties()``).
     """
-    props = {"warehouse": with_scheme(storage.uri(ICEBERG_PREFIX)), **storage.file_io_properties()}
+    props = {"warehouse": storage.table_uri(ICEBERG_PREFIX), **storage.file_io_properties()}
     if glue_client is not None:
         if not is_catalogued(storage):
             raise IcebergTableError(

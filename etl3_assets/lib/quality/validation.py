@@ -343,8 +343,8 @@ PARTITION_VALUE_ORIGIN = {
     "payer_slug": ("fact_rate", "payer_slug"),
     "state": ("fact_rate", "state"),
     "billing_class": ("fact_rate", "billing_class"),
-    "procedure_set": ("dim_code_cat", "procedure_set"),
-    "procedure_class": ("dim_code_cat", "procedure_class"),
+    "procedure_set": ("dim_code_cat", "proc_set"),
+    "procedure_class": ("dim_code_cat", "proc_class"),
     "taxonomy": ("dim_npi", "primary_taxonomy_code"),
     "stat_area_name": ("dim_npi_address_geolocation", "stat_area_name"),
 }

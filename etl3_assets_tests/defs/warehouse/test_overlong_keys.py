@@ -44,14 +44,14 @@ def test_a_value_too_long_for_a_folder_name_fails_before_anything_is_written(etl
     long_class = "Radiology / " + "/" * 100
     assert len(("procedure_class=" + hive_escape(long_class)).encode()) > 255
     code_cat = _read(etl1_root, "dims", "dim_code_cat")
-    code_cat = code_cat.with_columns(procedure_class=pl.lit(long_class))
+    code_cat = code_cat.with_columns(proc_class=pl.lit(long_class))
     write_etl1_table(etl1_root, "dim_code_cat", code_cat)
 
     result = materialize_month(etl1_root, warehouse_root, MONTH, raise_on_error=False)
     assert not result.success
     message = _failure(result)
     assert (
-        "ETL1 table dim_code_cat, column procedure_class: value 'Radiology / ////" in message
+        "ETL1 table dim_code_cat, column proc_class: value 'Radiology / ////" in message
         and "…' makes the partition folder procedure_class=… 330 bytes long;"
         " a folder name may have at most 255 bytes" in message
     ), message
@@ -65,8 +65,8 @@ def test_an_object_key_longer_than_1024_bytes_fails_before_anything_is_written(e
     code_cat = _read(etl1_root, "dims", "dim_code_cat")
     code = code_cat["proc_cd"][0]
     code_cat = code_cat.with_columns(
-        procedure_set=pl.when(pl.col("proc_cd") == code).then(pl.lit("s" * 235)).otherwise("procedure_set"),
-        procedure_class=pl.when(pl.col("proc_cd") == code).then(pl.lit("c" * 235)).otherwise("procedure_class"),
+        proc_set=pl.when(pl.col("proc_cd") == code).then(pl.lit("s" * 235)).otherwise("proc_set"),
+        proc_class=pl.when(pl.col("proc_cd") == code).then(pl.lit("c" * 235)).otherwise("proc_class"),
     )
     write_etl1_table(etl1_root, "dim_code_cat", code_cat)
     _first_fact_of_month(etl1_root, code=code, payer_slug="p" * 240, state="t" * 240, billing_class="b" * 240)
