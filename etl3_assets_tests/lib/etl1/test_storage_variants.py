@@ -27,7 +27,7 @@ from etl3_assets.lib.storage import open_storage
 from etl3_assets.devtools.sample_data import as_etl1_writes, sample_etl1_frames, write_etl1_table
 
 from etl3_assets_tests.support.deployment import materialize_month, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched
 
 MONTH = "2025-08"
 # Columns made entirely null, so that the writers store them in their all-null forms.
@@ -201,7 +201,7 @@ def test_every_lossless_storage_form_gives_the_oracle_month(writer, tmp_path):
 
     warehouse = tmp_path / "warehouse"
     materialize_month(variant, warehouse, MONTH)
-    expected = expected_enriched(str(plain), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(plain), MONTH))
     assert expected.height == 200
     for name, read in READERS.items():
         assert_same_rows(read(warehouse, MONTH), expected), name
