@@ -182,17 +182,23 @@ def cmd_sample_data(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from etl3_assets.lib.etl1.source import Etl1Source, fact_months
-    from etl3_assets.devtools.sample_data import generate_sample_etl1
+    from etl3_assets.devtools.raw_extracts import sample_raw_extracts
     from etl3_assets.lib.contract import FACT_RATE
+    from etl3_assets.lib.etl1.raw import list_batches
+    from etl3_assets.lib.etl1.source import Etl1Source, fact_months
     from etl3_assets.lib.storage import open_storage
 
     settings = _check_roots()
-    etl1_root, warehouse = settings.etl1_root, settings.warehouse_root
+    etl1_root, raw_root, warehouse = settings.etl1_root, settings.etl1_raw_root, settings.warehouse_root
     source = Etl1Source(open_storage(etl1_root, setting="ETL1_ROOT"))
-    if not source.exists(FACT_RATE):
-        print(f"generating sample ETL1 data in {etl1_root}/")
-        generate_sample_etl1(etl1_root)
+    writer = etl1_writer(settings)
+    if not source.exists(FACT_RATE) and not list_batches(writer.raw).ready:
+        print(f"generating sample raw extracts in {raw_root}/ (two payers, two months) and reference tables in {etl1_root}/")
+        sample_raw_extracts(raw_root, etl1_root)
+    batches = writer.batches_to_apply()
+    if batches:
+        print(f"applying {len(batches)} raw batch(es) through ETL1 into {etl1_root}/")
+        _print_batch_results(writer.apply(batches))
     months = sorted(fact_months(source))
     print(f"materializing {', '.join(months)} into {warehouse}/partitioned-data/")
     _print_summaries(_materialize_months(months))
@@ -231,9 +237,18 @@ def etl1_writer(settings: Settings):
     )
 
 
+def _print_batch_results(results) -> None:
+    from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES
+
+    names = [t.name for t in ETL1_EXTRACT_TABLES]
+    print("  ".join([f"{'batch':<28}", f"{'rate rows':>10}", *(f"{n:>18}" for n in names), "  months changed"]))
+    for r in results:
+        gains = (f"{'+' + format(r.gained.get(n, 0), ','):>18}" for n in names)
+        print("  ".join([f"{r.batch:<28}", f"{r.input_rows:>10,}", *gains, "  " + (", ".join(r.months) or "-")]))
+
+
 def cmd_etl1(args: argparse.Namespace) -> None:
     """Apply raw batches to the star schema (or, with --dry-run, say what each table would gain)."""
-    from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES
     from etl3_assets.lib.etl1.raw import RawInputError
 
     settings = _check_roots()
@@ -246,13 +261,7 @@ def cmd_etl1(args: argparse.Namespace) -> None:
         results = writer.apply(batches, dry_run=args.dry_run)
     except RawInputError as error:
         raise CommandFailed(str(error)) from error
-    names = [t.name for t in ETL1_EXTRACT_TABLES]
-    print("  ".join([f"{'batch':<28}", f"{'rate rows':>10}", *(f"{n:>18}" for n in names), "  months changed"]))
-    for r in results:
-        print("  ".join(
-            [f"{r.batch:<28}", f"{r.input_rows:>10,}", *(f"{'+' + format(r.gained.get(n, 0), ','):>18}" for n in names),
-             "  " + (", ".join(r.months) or "-")]
-        ))
+    _print_batch_results(results)
     verb = "would gain, each against the tables as they are (dry run, nothing written):" if args.dry_run else "applied to"
     print(f"{len(results)} batch(es) {verb} {writer.etl1.root_uri}")
 
@@ -428,9 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample_data)
 
     p = command(
-        "demo", "sample data (if absent), then every month into the warehouse",
-        "Write sample ETL1 data to ETL1_ROOT if it has none, then materialize every month it holds"
-        " into WAREHOUSE_ROOT.",
+        "demo", "sample raw extracts (if absent) through ETL1, then every month into the warehouse",
+        "Write sample raw extracts (two payers, two months) to ETL1_RAW_ROOT and reference tables to ETL1_ROOT"
+        " if there are none, apply every batch not yet applied through ETL1, then materialize every month"
+        " ETL1 holds into WAREHOUSE_ROOT.",
     )
     _add_writer_flags(p)
     p.set_defaults(func=cmd_demo)

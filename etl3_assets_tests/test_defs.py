@@ -17,15 +17,30 @@ def test_assets_and_their_groups():
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups == {
         **dict.fromkeys(ETL1_TABLES, "etl1"),
+        "etl1_raw_batch": "etl1",
         "staged_enriched_month": "warehouse",
         "fact_rate_enriched": "warehouse",
         "fact_rate_enriched_iceberg": "warehouse",
         "fact_rate_enriched_glue_partitions": "catalog",
     }
-    monthly = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    monthly = {
+        k.to_user_string() for k in graph.get_all_asset_keys()
+        if isinstance(graph.get(k).partitions_def, dg.TimeWindowPartitionsDefinition)
+    }
     assert monthly == {
         "staged_enriched_month", "fact_rate_enriched", "fact_rate_enriched_iceberg", "fact_rate_enriched_glue_partitions",
     }
+    # the seven tables ETL1 builds from extracts: one partition per raw batch, below the batch
+    by_batch = {
+        k.to_user_string() for k in graph.get_all_asset_keys()
+        if isinstance(graph.get(k).partitions_def, dg.DynamicPartitionsDefinition)
+    }
+    assert by_batch == {
+        "etl1_raw_batch", "dim_payer", "dim_code", "dim_provider_group", "dim_pos_set", "xref_pg_member_npi",
+        "xref_pg_member_tin", "fact_rate",
+    }
+    assert graph.get(dg.AssetKey("fact_rate")).parent_keys == {dg.AssetKey("etl1_raw_batch")}
+    assert not graph.get(dg.AssetKey("etl1_raw_batch")).is_materializable
     for output in ("fact_rate_enriched", "fact_rate_enriched_iceberg"):
         assert graph.get(dg.AssetKey(output)).parent_keys == {dg.AssetKey("staged_enriched_month")}
 
@@ -47,5 +62,5 @@ def test_jobs_sensors_and_resources():
     assert {j.name for j in defs.resolve_all_job_defs()} == {
         "__ASSET_JOB", "warehouse_month_job", "validate_month", "dry_run_month",
     }
-    assert {s.name for s in defs.sensors} == {"etl1_sensor", "report_failed_month"}
+    assert {s.name for s in defs.sensors} == {"etl1_sensor", "etl1_batch_sensor", "report_failed_month"}
     assert set(defs.resources) == {"s3", "etl1", "warehouse", "staging_io_manager", "iceberg", "glue"}

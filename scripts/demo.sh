@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
-# Install, generate sample ETL1 data (data/etl1/) and build every month into warehouse/.
+# Install, write sample raw extracts (data/raw/), apply them through ETL1 (data/etl1/) and build every month into warehouse/.
 source "$(dirname "$0")/bootstrap.sh"
 exec etl3 demo "$@"
