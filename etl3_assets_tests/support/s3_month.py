@@ -78,8 +78,8 @@ def expected_partition_values(expected: pl.DataFrame) -> set[tuple[str, ...]]:
 
 def assert_month_exact(target, etl1_root, month=MONTH) -> pl.DataFrame:
     """The month on S3 holds exactly the oracle's rows, in exactly the manifest's files."""
-    expected = expected_enriched(str(etl1_root), month)
-    assert_same_rows(target.read_month_pyarrow(WAREHOUSE, month), as_read_from_hive(expected))
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), month))
+    assert_same_rows(target.read_month_pyarrow(WAREHOUSE, month), expected)
     assert set(month_keys(target, month)) == committed_keys(target, month)
     assert not target.objects(f"{WAREHOUSE}/{MANIFEST_PREFIX}/{month}.pending/")
     return expected

@@ -13,7 +13,7 @@ from etl3_assets.devtools.sample_data import generate_sample_etl1
 from etl3_assets.lib.storage import LocalStorage
 
 from etl3_assets_tests.support.deployment import data_snapshot, materialize_month, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 from etl3_assets_tests.support import REPO
 
 MONTH = "2025-08"
@@ -30,7 +30,7 @@ def test_tiny_budget_spills_many_buckets_and_writes_the_exact_month(
 ):
     result = materialize_month(etl1_root, warehouse_root, MONTH, instance=dagster_instance, **TINY_BUDGET)
     meta = _warehouse_metadata(result)
-    expected = expected_enriched(str(etl1_root), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), MONTH))
     for name, read in READERS.items():
         assert_same_rows(read(warehouse_root, MONTH), expected), name
 
