@@ -62,7 +62,8 @@ def iceberg_month(table, year_month: str, storage_options: dict | None = None) -
             _register_s3(con, table.io.properties.get("s3.endpoint"))
         if paths:
             listing = ", ".join("'" + p.removeprefix("file://").replace("'", "''") + "'" for p in paths)
-            frames["duckdb (data files)"] = con.sql(f"SELECT * FROM read_parquet([{listing}])").pl()
+            # the files sit in year=…/month=… folders: their own columns, not the path, are read
+            frames["duckdb (data files)"] = con.sql(f"SELECT * FROM read_parquet([{listing}], hive_partitioning = false)").pl()
         else:
             frames["duckdb (data files)"] = frames["polars scan_iceberg"]
     finally:
