@@ -148,6 +148,7 @@ GROUPS = [
     ("g8", [N[6]], [("ein", "777")], True),
     ("g9", [N[7]], [("ein", "999")], False),  # dangling: members but no dim row
     ("g11", [NO_ROW_NPI], [], True),
+    ("g12", [N[5]], [("ein", "5")], True),
 ]
 FACT_GROUPS = [md5(g) for g, *_ in GROUPS] + [md5("g10-dangling"), None]
 

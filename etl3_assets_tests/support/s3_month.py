@@ -63,12 +63,14 @@ def glue_month(glue, month=MONTH) -> dict[tuple[str, ...], str]:
 
 
 def expected_partition_values(expected: pl.DataFrame) -> set[tuple[str, ...]]:
+    """The Glue partitions' values a month's rows make: null and the empty string both as
+    Hive writes them, ``__HIVE_DEFAULT_PARTITION__`` (CONTRACT §3)."""
+    def value(column: str) -> pl.Expr:
+        text = pl.col(column).cast(pl.String)
+        return pl.when(text.fill_null("") == "").then(pl.lit(HIVE_NULL)).otherwise(text)
+
     frame = expected.select(
-        [
-            pl.col(column).cast(pl.String).fill_null(HIVE_NULL).alias(key)
-            for key, column in PARTITION_KEYS
-            if key != "month"
-        ]
+        [value(column).alias(key) for key, column in PARTITION_KEYS if key != "month"]
         + [pl.col("month").cast(pl.String).str.zfill(2)]
     ).unique()
     return set(frame.rows())
