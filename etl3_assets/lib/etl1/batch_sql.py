@@ -60,13 +60,19 @@ def load_batch(con: duckdb.DuckDBPyConnection, state: str, rates: tuple[str, dic
         f" FROM (SELECT DISTINCT service_codes AS v FROM raw_rates))"
     )
     con.execute(
+        "CREATE OR REPLACE TABLE group_map AS SELECT s.slug, g.version, g.provider_reference_id,"
+        " etl1_pg_uid(s.slug, g.version, g.provider_reference_id) AS pg_uid"
+        " FROM (SELECT DISTINCT reporting_entity_name, version, provider_reference_id FROM raw_rates) g"
+        " JOIN slug_map s ON g.reporting_entity_name IS NOT DISTINCT FROM s.v"
+    )
+    con.execute(
         f"""
         CREATE OR REPLACE TABLE batch_rates AS
         SELECT rn, {fact_uid_sql()} AS fact_uid, * EXCLUDE (rn)
         FROM (
             SELECT r.rn, {_q(state)} AS state, m.year_month, s.slug AS payer_slug, r.billing_class,
                 r.billing_code_type AS code_type, r.billing_code AS code,
-                etl1_pg_uid(s.slug, r.version, r.provider_reference_id) AS pg_uid, p.pos_set_id,
+                g.pg_uid, p.pos_set_id,
                 r.negotiated_type, r.negotiation_arrangement, r.expiration_date, r.negotiated_rate,
                 r.provider_reference_id AS provider_group_id_raw, r.reporting_entity_name, r.version,
                 r.description AS code_description, r.name AS code_name, p.pos_ref
@@ -74,6 +80,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, state: str, rates: tuple[str, dic
             JOIN slug_map s ON r.reporting_entity_name IS NOT DISTINCT FROM s.v
             JOIN month_map m ON r.last_updated_on IS NOT DISTINCT FROM m.v
             JOIN pos_map p ON r.service_codes IS NOT DISTINCT FROM p.v
+            JOIN group_map g ON g.slug = s.slug AND r.version IS NOT DISTINCT FROM g.version
+                AND r.provider_reference_id IS NOT DISTINCT FROM g.provider_reference_id
         )
         """
     )
@@ -179,4 +187,4 @@ def write_table(
         path, select = existing
         kept = ", ".join(f'{expr} AS "{name}"' for name, expr in select.items())
         query = f"SELECT {kept} FROM read_parquet({_q(path)}) UNION ALL BY NAME SELECT * FROM new_{table.name}"
-    con.execute(f"COPY ({query}) TO {_q(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    con.execute(f"COPY ({query}) TO {_q(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)")

@@ -139,7 +139,9 @@ class Etl1Writer:
         return results
 
     def _duckdb(self, work: str) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(os.path.join(work, "etl1.duckdb"))
+        # in memory, spilling to the work folder past the limit: a file-backed database
+        # would compress and write every intermediate table even when it fits
+        con = duckdb.connect()
         limit = max(64, int(self.memory_limit_mb * DUCKDB_SHARE_OF_BUDGET))
         con.execute(f"SET memory_limit = '{limit}MB'")
         con.execute(f"SET temp_directory = '{os.path.join(work, 'spill')}'")
