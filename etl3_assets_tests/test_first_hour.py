@@ -190,7 +190,7 @@ def test_dagster_cli_failure_carries_the_projects_message(etl1_root, tmp_path):
     assert len(warnings) == 1 and "SupersessionWarning: Function `asset_materialize_command`" in warnings[0], warnings
 
 
-SUBCOMMANDS = ["sample-data", "demo", "materialize", "validate", "dry-run", "setup-bucket"]
+SUBCOMMANDS = ["sample-data", "demo", "etl1", "materialize", "validate", "dry-run", "setup-bucket"]
 
 
 def test_help_describes_every_command_and_flag_with_its_default(tmp_path):

@@ -35,6 +35,7 @@ def apply_batch(etl1_root: str, raw_root: str, stem: str, writes_before_kill: in
 
     writer = Etl1Writer(
         KilledAtWrite(etl1_root, writes_before_kill), LocalStorage(raw_root), lease_seconds=2, log=lambda _m: None,
+        work_dir=os.path.dirname(os.path.abspath(etl1_root)),  # a killed apply's work folder stays in the test's
     )
     writer.apply([writer.batch(stem)])
 
