@@ -129,7 +129,7 @@ def main() -> None:
         if case == "base":
             cached = work / f"etl1-base-{args.base_rows}"
             if not (cached / "gold/fact_rate.parquet").exists():
-                report["base_build"] = etl3_etl1(cached, raw_base, BASE, args.memory_limit_mb, work / "base.log")
+                report["base_build"] = etl3_etl1(cached, raw_base, BASE, args.memory_limit_mb, work / "base-build.log")
             shutil.copytree(cached, etl1)
             report["cases"][case] = {"facts_before": table_rows(etl1).get("fact_rate", 0)}
         else:

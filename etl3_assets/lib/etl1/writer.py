@@ -208,6 +208,7 @@ class Etl1Writer:
                 found = existing[rule.table.name]
                 result.gained[rule.table.name] = batch_sql.new_rows(con, rule, found[0] if found else None)
             fact = existing[FACT_RATE.name]
+            result.gained[FACT_RATE.name] = batch_sql.new_facts(con, fact[0] if fact else None)
             months = set(batch_sql.changed_months(con, fact[0] if fact else None))
             if interrupted is not None:
                 months |= set(interrupted.months)
