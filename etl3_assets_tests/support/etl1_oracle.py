@@ -14,7 +14,10 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
+
+from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_EXTRA_COLUMNS
 
 FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m", "%Y/%m", "%Y%m%d", "%Y%m")
 KEYS = {
@@ -132,3 +135,15 @@ class OracleStarSchema:
 
     def rows(self, name: str) -> list[dict]:
         return list(self.tables[name].values())
+
+
+def assert_tables_equal_oracle(etl1: Path, oracle: OracleStarSchema) -> None:
+    for name, key in KEYS.items():
+        table = ETL1_BY_NAME[name]
+        got = pl.read_parquet(etl1 / table.relative_path)
+        columns = [*table.schema, *ETL1_EXTRA_COLUMNS.get(name, {})]
+        assert got.columns == columns, name
+        expected = pl.DataFrame(oracle.rows(name), schema=got.schema)
+        assert got.height == got.select(key).unique().height, f"{name}: key not unique"
+        got, expected = (f.sort(list(key), nulls_last=True) for f in (got, expected))
+        assert got.equals(expected), f"{name} differs from the oracle"

@@ -44,7 +44,8 @@ def _rates_rows(rng: random.Random, payer: str, month: str, groups: range, codes
             "description": description,
             "name": rng.choice(TEXTS),
             "negotiation_arrangement": rng.choice(["ffs", "bundle", ""]),
-            "reporting_entity_name": NAMES[payer],
+            # two spellings of the name share one slug (and so their provider groups)
+            "reporting_entity_name": NAMES[payer] if i % 7 else NAMES[payer].upper(),
             "reporting_entity_type": "health insurance issuer",
             "last_updated_on": rng.choice([f"{month[:4]}-{month[4:]}-01"] * 6 + DATES),
             "version": rng.choice(["1.0.0", "1.0.0", None]),

@@ -35,8 +35,10 @@ from etl3_assets.lib.etl1.journal import (
     PENDING_KEY, BatchRecord, applied_key, applied_records, pending, read_record, state_digest, table_fingerprints,
     write_record,
 )
-from etl3_assets.lib.etl1.raw import RawBatch, batch_fingerprint, find_batch, list_batches, raw_select, table_select
-from etl3_assets.lib.etl1.source import Etl1Source, polars_schema
+from etl3_assets.lib.etl1.raw import (
+    RawBatch, RawInputError, batch_fingerprint, find_batch, list_batches, raw_select, table_select,
+)
+from etl3_assets.lib.etl1.source import Etl1Source, polars_schema, shorten
 from etl3_assets.lib.hive.writer import FIXED_OVERHEAD_MB
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 from etl3_assets.lib.storage import WarehouseStorage
@@ -244,9 +246,6 @@ class Etl1Writer:
             [path],
         ).fetchone()
         if row is not None:
-            from etl3_assets.lib.etl1.raw import RawInputError
-            from etl3_assets.lib.etl1.source import shorten
-
             raise RawInputError(
                 f"raw file {self.raw.uri(batch.key(RAW_PROVIDERS))}, column npi: value {shorten(row[0])} is neither"
                 " a 10-digit NPI, 0 (a TIN-level contract) nor empty"

@@ -20,13 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_EXTRA_COLUMNS
 from etl3_assets.lib.etl1.journal import PENDING_KEY, applied_records
 from etl3_assets.lib.etl1.raw import RawInputError
 from etl3_assets.lib.etl1.writer import Etl1Writer
 from etl3_assets.lib.storage import open_storage
 from etl3_assets_tests.support import REPO
-from etl3_assets_tests.support.etl1_oracle import KEYS, OracleStarSchema
+from etl3_assets_tests.support.etl1_oracle import OracleStarSchema, assert_tables_equal_oracle
 from etl3_assets_tests.support.raw_extracts import hostile_batches
 
 
@@ -40,18 +39,6 @@ def files(root: Path) -> dict[str, tuple[str, int]]:
         p.relative_to(root).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
         for p in sorted(root.rglob("*")) if p.is_file() and "_etl3/locks" not in p.as_posix()
     }
-
-
-def assert_tables_equal_oracle(etl1: Path, oracle: OracleStarSchema) -> None:
-    for name, key in KEYS.items():
-        table = ETL1_BY_NAME[name]
-        got = pl.read_parquet(etl1 / table.relative_path)
-        columns = [*table.schema, *ETL1_EXTRA_COLUMNS.get(name, {})]
-        assert got.columns == columns, name
-        expected = pl.DataFrame(oracle.rows(name), schema=got.schema)
-        assert got.height == got.select(key).unique().height, f"{name}: key not unique"
-        got, expected = (f.sort(list(key), nulls_last=True) for f in (got, expected))
-        assert got.equals(expected), f"{name} differs from the oracle"
 
 
 @pytest.fixture(scope="module")
