@@ -2,13 +2,16 @@
 reference tables stay observed.
 
 Design: the seven tables keep their asset keys (``fact_rate``, ``dim_payer``, …), so the
-month assets depend on them exactly as before. They are one multi-asset partitioned by
-raw batch (dynamic partitions, one per batch found under ``ETL1_RAW_ROOT``): a partition
-materialization is "this batch applied", with what each table gained. A run of it is the
-only thing this project writes to ETL1; the months never read the batch partitions, they
-read the files (``Etl1Resource``), and the ETL1 sensor decides which months to rebuild
-from the files' content. So tables written by the real ETL1 or any other tool keep
-working exactly as before: the files change, the sensor sees it.
+month assets depend on them exactly as before, partitioned by raw batch (dynamic
+partitions, one per batch found under ``ETL1_RAW_ROOT``) below ``etl1_raw_batch``. They
+are asset specs whose materializations ``etl1_batch_job`` records, one per table per
+batch applied, with what the table gained: not materializable assets, because a
+materializable ancestor partitioned by batch would put two partition schemes in every
+month selection (``--select '*fact_rate_enriched'``, which Dagster then refuses) and
+would make building a month apply batches. The months read the files
+(``Etl1Resource``), and the ETL1 sensor decides which months to rebuild from the files'
+content, so tables written by the real ETL1 or any other tool keep working exactly as
+before: the files change, the sensor sees it.
 """
 
 import dagster as dg
@@ -54,42 +57,56 @@ def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
 etl1_tables = [etl1_table_asset(t) for t in ETL1_REFERENCE_TABLES]
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            t.name,
-            deps=[RAW_BATCH_ASSET],
-            group_name=ETL1_GROUP,
-            kinds={"duckdb", "parquet"},
-            description=f"ETL1's `{t.relative_path}` (key: {', '.join(t.key)}): upserted from raw batches, first writer wins.",
-            metadata={"relative_path": t.relative_path},
-        )
-        for t in ETL1_EXTRACT_TABLES
-    ],
-    partitions_def=etl1_batch_partitions,
-    can_subset=False,
-    op_tags={ETL1_WRITER_TAG: "true"},
-)
-def etl1_star_schema(context: dg.AssetExecutionContext, etl1: Etl1Resource):
-    """Apply one raw batch to ETL1's seven extract tables (CONTRACT section 5): in DuckDB
-    within the memory budget, each table replaced atomically, a table that gains nothing
-    not rewritten; a batch left half-applied by a killed run is completed first."""
+ETL1_TABLE_SPECS = [
+    dg.AssetSpec(
+        t.name,
+        deps=[RAW_BATCH_ASSET],
+        partitions_def=etl1_batch_partitions,
+        group_name=ETL1_GROUP,
+        kinds={"duckdb", "parquet"},
+        description=(
+            f"ETL1's `{t.relative_path}` (key: {', '.join(t.key)}): upserted from raw batches by"
+            f" `{'{'}job{'}'}`, first writer wins; one materialization per batch applied."
+        ).replace("{job}", "etl1_batch_job"),
+        metadata={"relative_path": t.relative_path},
+    )
+    for t in ETL1_EXTRACT_TABLES
+]
+
+
+@dg.op(tags={ETL1_WRITER_TAG: "true"})
+def apply_etl1_batch(context: dg.OpExecutionContext, etl1: Etl1Resource) -> None:
+    """Apply one raw batch (the run's partition) to ETL1's seven extract tables (CONTRACT
+    section 5): in DuckDB within the memory budget, each table replaced atomically, a table
+    that gains nothing not rewritten; a batch left half-applied by a killed run is
+    completed first. Records one materialization per table with what it gained."""
     writer = etl1.writer(run_id=context.run.run_id, log=context.log.info, warn=context.log.warning)
     results = writer.apply([writer.batch(context.partition_key)])
     result = results[-1]
-    fingerprints = writer.etl1
     for table in ETL1_EXTRACT_TABLES:
-        stat = fingerprints.stat(table.relative_path)
-        yield dg.MaterializeResult(
-            asset_key=table.name,
-            data_version=dg.DataVersion(stat.fingerprint if stat else "missing"),
-            metadata={
-                "rows_gained": result.gained.get(table.name, 0),
-                "rewritten": table.relative_path in result.written,
-                "months_changed": dg.MetadataValue.json(result.months),
-                "rate_rows": result.input_rows,
-                "seconds": round(result.seconds, 3),
-                "peak_rss_mb": round(result.peak_rss_bytes / 2**20),
-                **({"completed_interrupted_batch": results[0].batch} if len(results) > 1 else {}),
-            },
+        stat = writer.etl1.stat(table.relative_path)
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=table.name,
+                partition=context.partition_key,
+                tags={"dagster/data_version": stat.fingerprint if stat else "missing"},
+                metadata={
+                    "rows_gained": result.gained.get(table.name, 0),
+                    "rewritten": table.relative_path in result.written,
+                    "months_changed": dg.MetadataValue.json(result.months),
+                    "rate_rows": result.input_rows,
+                    "seconds": round(result.seconds, 3),
+                    "peak_rss_mb": round(result.peak_rss_bytes / 2**20),
+                    **({"completed_interrupted_batch": results[0].batch} if len(results) > 1 else {}),
+                },
+            )
         )
+
+
+etl1_batch_job = dg.JobDefinition(
+    name="etl1_batch_job",
+    graph_def=dg.GraphDefinition(name="etl1_batch", node_defs=[apply_etl1_batch]),
+    partitions_def=etl1_batch_partitions,
+    tags={ETL1_WRITER_TAG: "true"},
+    description="Apply one raw batch (partition of etl1_batches) to ETL1's seven extract tables.",
+)

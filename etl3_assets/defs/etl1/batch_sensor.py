@@ -8,7 +8,7 @@ import json
 
 import dagster as dg
 
-from etl3_assets.defs.etl1.assets import ETL1_WRITER_TAG, RAW_BATCH_ASSET, etl1_batch_partitions, etl1_star_schema
+from etl3_assets.defs.etl1.assets import ETL1_WRITER_TAG, RAW_BATCH_ASSET, etl1_batch_job, etl1_batch_partitions
 from etl3_assets.defs.etl1.resources import Etl1Resource
 from etl3_assets.lib.etl1.journal import applied_records, pending
 from etl3_assets.lib.etl1.raw import batch_fingerprint, list_batches
@@ -16,7 +16,7 @@ from etl3_assets.lib.settings import current_settings
 
 
 @dg.sensor(
-    asset_selection=dg.AssetSelection.assets(etl1_star_schema),
+    job=etl1_batch_job,
     minimum_interval_seconds=current_settings().sensor_interval_seconds,
     default_status=(
         dg.DefaultSensorStatus.RUNNING if current_settings().etl1_sensor == "running" else dg.DefaultSensorStatus.STOPPED

@@ -43,14 +43,13 @@ class Landing:
         self.cursor = result.cursor or self.cursor
         for request in result.dynamic_partitions_requests:
             d.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        job = d.defs.resolve_implicit_global_asset_job_def()
+        job = d.defs.resolve_job_def("etl1_batch_job")
         for request in result.run_requests:
-            run = job.execute_in_process(
-                partition_key=request.partition_key, instance=d.instance, asset_selection=SEVEN, tags=request.tags
-            )
+            run = job.execute_in_process(partition_key=request.partition_key, instance=d.instance, tags=request.tags)
             assert run.success
-            gained = run.asset_materializations_for_node("etl1_star_schema")
-            assert {m.asset_key for m in gained} == set(SEVEN)
+            recorded = run.asset_materializations_for_node("apply_etl1_batch")
+            assert {m.asset_key for m in recorded} == set(SEVEN)
+            assert {m.partition for m in recorded} == {request.partition_key}
         return [r.partition_key for r in result.run_requests]
 
 
