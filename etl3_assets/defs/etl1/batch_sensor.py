@@ -16,7 +16,7 @@ from etl3_assets.lib.settings import current_settings
 
 
 @dg.sensor(
-    job=etl1_batch_job,
+    job_name=etl1_batch_job.name,
     minimum_interval_seconds=current_settings().sensor_interval_seconds,
     default_status=(
         dg.DefaultSensorStatus.RUNNING if current_settings().etl1_sensor == "running" else dg.DefaultSensorStatus.STOPPED
