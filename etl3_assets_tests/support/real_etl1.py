@@ -50,14 +50,17 @@ PAYERS = [
 FACT_PAYERS = [p for p, _ in PAYERS] + [None, "dangling-payer"]
 
 # --- states (fact.state partition; GA and TX have benchmarks) ---
-FACT_STATES = ["GA", "TX", "GA", "TX", "", None, "Nuevo León, MX", "N/A=50%", ".", "a/../b"]
-BILLING = ["professional", "institutional", "", None, "ambulatory, surgical/ctr 'asc'", "tab\there"]
+FACT_STATES = ["GA", "TX", "GA", "TX", "", None, "Nuevo León, MX", "N/A=50%", ".", "a/../b", "O'Higgins \"Región\""]
+BILLING = [
+    "professional", "institutional", "", None, "ambulatory, surgical/ctr 'asc'", "tab\there",
+    "ambulant=ärztlich \"50%\"", "Professional",  # not `professional`: no benchmark
+]
 
 # --- codes: (code_type, code); the same code under two types; dangling ones ---
 CODES = [
     ("CPT", "99213"), ("CPT", "99214"), ("HCPCS", "G0008"), ("CPT", "27447"), ("RC", "0450"),
     ("HCPCS", "99213"), ("CPT", "0001U"), ("MS-DRG", "470"), ("CPT", "99215"), (None, "99213"),
-    ("CPT", None),
+    ("CPT", None), ("cpt", "99213"),  # not `CPT`: no benchmark
 ]
 BENCH_CODES = ["99213", "99214", "G0008", "27447", "0450", "0001U"]
 DIM_CODE = [
@@ -73,12 +76,12 @@ DIM_CODE = [
 # proc_cd -> (proc_set, proc_class, proc_group): hostile, empty and null values
 DIM_CODE_CAT = [
     ("99213", "Evaluation and Management", "Office/ outpatient services", "New/ established patient"),
-    ("99214", "E&M / Office=visits 50%", "Office/ outpatient services", "Established"),
+    ("99214", "E&M, Office / visits=50%", "Office/ outpatient services", "Established"),
     ("G0008", "Procedures", "", "Immunization"),
     ("27447", "Procedures", 'Major procedure, "knee" / \'hip\'', "Orthopedic"),
     ("0450", "", None, None),
-    ("0001U", None, "Minor procedures", "Lab"),
-    ("470", "Ärztliche Leistung #1 ?", "Hospital: inpatient {DRG} [x]^", "DRG"),
+    ("0001U", None, "Minor procedures = 100% – ünder", "Lab"),
+    ("470", "Ärztliche 'Leistung' \"#1\" ?", "Hospital: inpatient {DRG} [x]^", "DRG"),
     ("99999", "line\nbreak", "..", "unused"),
 ]
 
@@ -103,7 +106,7 @@ DIM_NPI = [
     _npi_row(N[2], None, None, "Clínica Ñandú, LLC", "NPI-2", "208D0/0000X=%", None),
     {"npi": N[3]},  # placeholder: not fetched from NPPES yet
     _npi_row(N[5], "Bo", "Li", None, "NPI-1", "", "NO"),
-    _npi_row(N[6], None, None, "Zürich – 東京 Care", None, "Zürich–東京 tax", "YES"),
+    _npi_row(N[6], None, None, "Zürich – 東京 Care", None, "Zürich–東京, tax", "YES"),
     _npi_row(N[7], "Cy", "Doe", None, "NPI-1", "207Q00000X", "X"),
     _npi_row(N[8], "Di", "Roe", None, "NPI-2", "q'u\"o`te tax", "NO"),
     {"npi": N[9]},  # placeholder, not in any group

@@ -86,7 +86,9 @@ def test_the_hostile_data_carries_what_the_tests_rely_on(expected):
                    "primary_taxonomy_code", "stat_area_name"):
         values = set(both[column].to_list())
         assert "" in values and (None in values or column == "stat_area_name"), column
-        assert any(v and any(ch in v for ch in "/=%") for v in values), column
+        for ch in (" ", ",", "/", "=", "%", "'", '"'):
+            assert any(v and ch in v for v in values), (column, ch)
+        assert any(v and not v.isascii() for v in values), column
     assert {"professional", "opps"} <= set(both["benchmark_type"].drop_nulls())
     assert both["medicare_asc_state_rate"].drop_nulls().len() > 0
     assert set(both["benchmark_year_month"].drop_nulls()) >= {"2025-01", "2025-08", "2025-06"}
