@@ -785,7 +785,10 @@ def _filesystem(table, location: str):
     if not isinstance(io, PyArrowFileIO):
         io = PyArrowFileIO(properties=table.io.properties)
     scheme, netloc, path = io.parse_location(location)
-    return io.fs_by_scheme(scheme, netloc), path, f"{scheme}://" if scheme != "file" else ""
+    # locations are written back as the table stores them: a local table's with `file://`
+    # (CONTRACT section 4), one created before that without
+    prefix = f"{scheme}://" if scheme != "file" or location.startswith(f"{scheme}:") else ""
+    return io.fs_by_scheme(scheme, netloc), path, prefix
 
 
 def _list_files(table, location: str) -> list[tuple[str, float, int]]:

@@ -106,7 +106,7 @@ def test_a_run_killed_mid_way_is_repaired_by_the_next_run(etl1_root, warehouse_r
     assert child.returncode == -signal.SIGKILL, child.stderr
     pending = list((warehouse_root / MANIFEST_PREFIX / f"{MONTH}.pending").glob("*.parquet"))
     assert pending, "the killed run journaled its keys before writing"
-    expected = expected_enriched(str(etl1_root), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), MONTH))
     half_written = {p.relative_to(warehouse_root).as_posix() for p in month_files(warehouse_root, MONTH)}
     assert half_written - old_keys, "the kill came after the new run had written files"
 
