@@ -435,7 +435,7 @@ def write_rows(root: Path, rows: dict[str, list[dict]], types: dict[str, dict[st
     """Tiny hand-made ETL1 output: every §1 table, of the given rows (a table not given is
     empty); contract columns a row leaves out are null. ``types`` stores a column as
     the given arrow type (a storage variant)."""
-    from etl3_assets_tests.support.oracle import ETL1_COLUMNS  # the §1 column names
+    from etl3_assets_tests.support.enrichment_oracle import ETL1_COLUMNS  # the §1 column names
 
     tables = {}
     for name, columns in ETL1_COLUMNS.items():
