@@ -16,7 +16,8 @@ ways (dictionary, large and view strings, Int32, Float32, the Null type).
 
 ``write_previous_layout`` writes the same data as the previous contract laid it out
 (TINs on the provider group, ``procedure_*`` in dim_code_cat, one benchmark row per
-(state, code_type, code)): bad input now.
+(state, code_type, code)): bad input now. ``write_rows`` writes tiny hand-made tables
+(the oracle's own tests).
 """
 
 from __future__ import annotations
