@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from etl3_assets.lib.contract import BENCHMARK_RATE_COLUMNS, FACT_RATE, TIN_LEVEL_NPI
-from etl3_assets.devtools.sample_data import as_etl1_writes, conform_to_contract, write_etl1_table
+from etl3_assets.devtools.etl1_files import as_etl1_writes, conform_to_contract, write_etl1_table
 
 PAYERS = [f"payer-{i:02d}" for i in range(12)]
 STATES = ["GA", "TX", "NY"]

@@ -16,7 +16,8 @@ ways (dictionary, large and view strings, Int32, Float32, the Null type).
 
 ``write_previous_layout`` writes the same data as the previous contract laid it out
 (TINs on the provider group, ``procedure_*`` in dim_code_cat, one benchmark row per
-(state, code_type, code)): bad input now.
+(state, code_type, code)): bad input now. ``write_rows`` writes tiny hand-made tables
+(the oracle's own tests).
 """
 
 from __future__ import annotations
@@ -50,14 +51,17 @@ PAYERS = [
 FACT_PAYERS = [p for p, _ in PAYERS] + [None, "dangling-payer"]
 
 # --- states (fact.state partition; GA and TX have benchmarks) ---
-FACT_STATES = ["GA", "TX", "GA", "TX", "", None, "Nuevo León, MX", "N/A=50%", ".", "a/../b"]
-BILLING = ["professional", "institutional", "", None, "ambulatory, surgical/ctr 'asc'", "tab\there"]
+FACT_STATES = ["GA", "TX", "GA", "TX", "", None, "Nuevo León, MX", "N/A=50%", ".", "a/../b", "O'Higgins \"Región\""]
+BILLING = [
+    "professional", "institutional", "", None, "ambulatory, surgical/ctr 'asc'", "tab\there",
+    "ambulant=ärztlich \"50%\"", "Professional",  # not `professional`: no benchmark
+]
 
 # --- codes: (code_type, code); the same code under two types; dangling ones ---
 CODES = [
     ("CPT", "99213"), ("CPT", "99214"), ("HCPCS", "G0008"), ("CPT", "27447"), ("RC", "0450"),
     ("HCPCS", "99213"), ("CPT", "0001U"), ("MS-DRG", "470"), ("CPT", "99215"), (None, "99213"),
-    ("CPT", None),
+    ("CPT", None), ("cpt", "99213"),  # not `CPT`: no benchmark
 ]
 BENCH_CODES = ["99213", "99214", "G0008", "27447", "0450", "0001U"]
 DIM_CODE = [
@@ -73,12 +77,12 @@ DIM_CODE = [
 # proc_cd -> (proc_set, proc_class, proc_group): hostile, empty and null values
 DIM_CODE_CAT = [
     ("99213", "Evaluation and Management", "Office/ outpatient services", "New/ established patient"),
-    ("99214", "E&M / Office=visits 50%", "Office/ outpatient services", "Established"),
+    ("99214", "E&M, Office / visits=50%", "Office/ outpatient services", "Established"),
     ("G0008", "Procedures", "", "Immunization"),
     ("27447", "Procedures", 'Major procedure, "knee" / \'hip\'', "Orthopedic"),
     ("0450", "", None, None),
-    ("0001U", None, "Minor procedures", "Lab"),
-    ("470", "Ärztliche Leistung #1 ?", "Hospital: inpatient {DRG} [x]^", "DRG"),
+    ("0001U", None, "Minor procedures = 100% – ünder", "Lab"),
+    ("470", "Ärztliche 'Leistung' \"#1\" ?", "Hospital: inpatient {DRG} [x]^", "DRG"),
     ("99999", "line\nbreak", "..", "unused"),
 ]
 
@@ -103,7 +107,7 @@ DIM_NPI = [
     _npi_row(N[2], None, None, "Clínica Ñandú, LLC", "NPI-2", "208D0/0000X=%", None),
     {"npi": N[3]},  # placeholder: not fetched from NPPES yet
     _npi_row(N[5], "Bo", "Li", None, "NPI-1", "", "NO"),
-    _npi_row(N[6], None, None, "Zürich – 東京 Care", None, "Zürich–東京 tax", "YES"),
+    _npi_row(N[6], None, None, "Zürich – 東京 Care", None, "Zürich–東京, tax", "YES"),
     _npi_row(N[7], "Cy", "Doe", None, "NPI-1", "207Q00000X", "X"),
     _npi_row(N[8], "Di", "Roe", None, "NPI-2", "q'u\"o`te tax", "NO"),
     {"npi": N[9]},  # placeholder, not in any group
@@ -432,7 +436,7 @@ def write_rows(root: Path, rows: dict[str, list[dict]], types: dict[str, dict[st
     """Tiny hand-made ETL1 output: every §1 table, of the given rows (a table not given is
     empty); contract columns a row leaves out are null. ``types`` stores a column as
     the given arrow type (a storage variant)."""
-    from etl3_assets_tests.support.oracle import ETL1_COLUMNS  # the §1 column names
+    from etl3_assets_tests.support.enrichment_oracle import ETL1_COLUMNS  # the §1 column names
 
     tables = {}
     for name, columns in ETL1_COLUMNS.items():

@@ -18,7 +18,7 @@ import pytest
 
 from etl3_assets.defs.catalog.assets import fact_rate_enriched_glue_partitions
 from etl3_assets.defs.iceberg.assets import fact_rate_enriched_iceberg
-from etl3_assets.lib.contract import GLUE_DATABASE, GLUE_TABLE, PARTITION_KEYS
+from etl3_assets.lib.contract import GLUE_DATABASE, GLUE_TABLE, HIVE_NULL, PARTITION_KEYS
 from etl3_assets.lib.iceberg import table as it
 from etl3_assets.lib.storage import open_storage
 from etl3_assets_tests.support import REPO
@@ -86,7 +86,9 @@ def test_the_hostile_data_carries_what_the_tests_rely_on(expected):
                    "primary_taxonomy_code", "stat_area_name"):
         values = set(both[column].to_list())
         assert "" in values and (None in values or column == "stat_area_name"), column
-        assert any(v and any(ch in v for ch in "/=%") for v in values), column
+        for ch in (" ", ",", "/", "=", "%", "'", '"'):
+            assert any(v and ch in v for v in values), (column, ch)
+        assert any(v and not v.isascii() for v in values), column
     assert {"professional", "opps"} <= set(both["benchmark_type"].drop_nulls())
     assert both["medicare_asc_state_rate"].drop_nulls().len() > 0
     assert set(both["benchmark_year_month"].drop_nulls()) >= {"2025-01", "2025-08", "2025-06"}
@@ -108,6 +110,21 @@ def test_hive_months_equal_the_oracle_through_three_readers(local_run, expected)
                 assert_same_rows(read(warehouse, month), hive_expected)
             except AssertionError as error:
                 raise AssertionError(f"{month} through {name}: {error}") from None
+
+
+def test_empty_partition_values_are_written_as_the_hive_default(local_run, expected):
+    """No ``key=`` folder (Spark refuses to read a table that has one): an empty value is
+    ``__HIVE_DEFAULT_PARTITION__``, as null is."""
+    warehouse = _succeeded(local_run, *HIVE_STEPS)
+    segments = {
+        segment
+        for path in (warehouse / "partitioned-data").rglob("*.parquet")
+        for segment in path.relative_to(warehouse / "partitioned-data").parts[:-1]
+    }
+    assert not [s for s in segments if s.endswith("=")], sorted(segments)[:5]
+    for key, column in PARTITION_KEYS:
+        if any(("" in df[column].to_list()) for df in expected.values() if df.schema[column] == pl.String):
+            assert f"{key}={HIVE_NULL}" in segments, key
 
 
 def _local_table(warehouse: Path):

@@ -4,12 +4,13 @@ CONTRACT §2 by eye: so that a product-vs-oracle failure can be trusted to be th
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import polars as pl
 import pyarrow as pa
 import pytest
 
-from etl3_assets_tests.support.oracle import as_read_from_hive, expected_enriched
+from etl3_assets_tests.support.oracle import as_read_from_hive, assert_same_rows, expected_enriched
 from etl3_assets_tests.support.real_etl1 import write_rows
 
 NPI_A, NPI_B, NPI_C = "1000000001", "1000000002", "1000000003"
@@ -222,3 +223,36 @@ def test_a_malformed_month_is_refused(tmp_path, month):
     root = write_rows(tmp_path / "etl1", {"fact_rate": [fact("x")]})
     with pytest.raises(ValueError):
         expected_enriched(str(root), month)
+
+
+def test_every_lossless_storage_reads_the_same(tmp_path):
+    """Dictionary, large and view strings, Int32, Float32 (NaN included), the Null type
+    and extra columns of any type: the same enriched rows as plain storage."""
+    rows = dict(
+        fact_rate=[fact("a", pg_uid="g"), fact("b", billing_class="institutional", state="TX")],
+        dim_provider_group=[{"pg_uid": "g", "payer_slug": "p", "provider_group_id_raw": 5}],
+        xref_pg_member_npi=[{"pg_uid": "g", "npi": NPI_A}],
+        dim_npi=[{"npi": NPI_A, "enumeration_type": "NPI-1", "credential": None}],
+        dim_npi_address=[{"npi": NPI_A, "address_purpose": "LOCATION", "address_hash": "h"}],
+        dim_npi_address_geolocation=[{"npi": NPI_A, "address_hash": "h", "latitude": math.nan, "longitude": 2.5}],
+        bench_medicare_comprehensive=[
+            bench("professional", "2025-01", medicare_prof_stateavg=50.0, conversion_factor=math.nan),
+            bench("opps", "2025-01", state="TX", medicare_opps_stateavg=0.5, work_rvu=math.nan),
+        ],
+    )
+    plain = expected_enriched(str(write_rows(tmp_path / "plain", rows)), "2025-08")
+    extra = {"created": datetime(2025, 1, 1), "flag": True, "nothing": None}
+    varied_rows = {**rows, "fact_rate": [{**r, **extra} for r in rows["fact_rate"]]}
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    types = {
+        "fact_rate": {"state": dictionary, "fact_uid": pa.large_string(), "code": pa.string_view(),
+                      "created": pa.timestamp("us", tz="UTC"), "nothing": pa.null()},
+        "dim_provider_group": {"provider_group_id_raw": pa.int32()},
+        "dim_npi": {"credential": pa.null()},
+        "dim_npi_address_geolocation": {"latitude": pa.float32(), "longitude": pa.float32()},
+        "bench_medicare_comprehensive": {"conversion_factor": pa.float32(), "work_rvu": pa.float32()},
+    }
+    varied = expected_enriched(str(write_rows(tmp_path / "varied", varied_rows, types)), "2025-08")
+    assert_same_rows(varied, plain)
+    a = plain.filter(pl.col("fact_uid") == "a").row(0, named=True)
+    assert (a["latitude"], a["longitude"], a["conversion_factor"], a["provider_group_id_raw"]) == (None, 2.5, None, 5)
