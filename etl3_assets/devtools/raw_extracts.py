@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from etl3_assets.devtools.sample_data import DIM_PAYERS, sample_etl1_frames, write_etl1_table
+from etl3_assets.devtools.etl1_files import write_etl1_table
+from etl3_assets.devtools.sample_data import DIM_PAYERS, sample_etl1_frames
 from etl3_assets.lib.contract import ETL1_REFERENCE_TABLES, RAW_PROVIDERS, RAW_RATES
 from etl3_assets.lib.storage import open_storage
 
