@@ -221,20 +221,11 @@ def _stamped(level: str):
 
 
 def etl1_writer(settings: Settings):
-    """The ETL1 writer of these settings: the star schema at ETL1_ROOT, batches from ETL1_RAW_ROOT."""
-    from etl3_assets.lib.etl1.writer import Etl1Writer
-    from etl3_assets.lib.storage import S3Connection, open_storage
+    """The ETL1 writer of these settings (the star schema at ETL1_ROOT, batches from
+    ETL1_RAW_ROOT), wired as the Dagster resource is."""
+    from etl3_assets.defs.resources import build_resources
 
-    connection = S3Connection(region_name=settings.s3_region)
-    return Etl1Writer(
-        open_storage(settings.etl1_root, connection, setting="ETL1_ROOT"),
-        open_storage(settings.etl1_raw_root, connection, setting="ETL1_RAW_ROOT"),
-        memory_limit_mb=settings.memory_limit_mb,
-        lease_seconds=settings.month_lock_lease_seconds,
-        wait_seconds=settings.month_lock_wait_seconds,
-        log=_stamped("INFO"),
-        warn=_stamped("WARNING"),
-    )
+    return build_resources(settings)["etl1"].writer(log=_stamped("INFO"), warn=_stamped("WARNING"))
 
 
 def _print_batch_results(results) -> None:

@@ -104,14 +104,21 @@ def _rates(frames: dict, facts: pl.DataFrame, month: str, name: str, payer_index
             pl.col("code_description").alias("description"),
             pl.col("code_name").alias("name"),
             pl.col("negotiation_arrangement").fill_null(""),
-            pl.lit(name).alias("reporting_entity_name"),
-            pl.lit("health insurance issuer").alias("reporting_entity_type"),
-            "last_updated_on",
-            pl.lit("1.0.0").alias("version"),
+            *_reporting_entity(name, pl.col("last_updated_on")),
             pl.lit(f"plan {payer_index}").alias("plan_name"),
         )
     )
     return pl.concat([rates, rates.head(max(1, rates.height // 20))])  # rows repeat
+
+
+def _reporting_entity(name: str, last_updated_on: pl.Expr) -> list[pl.Expr]:
+    """The columns both files of an extract carry about the file that was extracted."""
+    return [
+        pl.lit(name).alias("reporting_entity_name"),
+        pl.lit("health insurance issuer").alias("reporting_entity_type"),
+        last_updated_on.alias("last_updated_on"),
+        pl.lit("1.0.0").alias("version"),
+    ]
 
 
 def _providers(frames: dict, rates: pl.DataFrame, name: str, *, later: bool) -> pl.DataFrame:
@@ -134,8 +141,5 @@ def _providers(frames: dict, rates: pl.DataFrame, name: str, *, later: bool) -> 
         pl.col("npi").fill_null(""),
         pl.col("tin_type").fill_null(""),
         pl.col("tin_value").fill_null(""),
-        pl.lit(name).alias("reporting_entity_name"),
-        pl.lit("health insurance issuer").alias("reporting_entity_type"),
-        pl.lit("2025-07-01").alias("last_updated_on"),
-        pl.lit("1.0.0").alias("version"),
+        *_reporting_entity(name, pl.lit("2025-07-01")),
     )

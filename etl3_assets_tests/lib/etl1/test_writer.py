@@ -162,13 +162,18 @@ def _child(etl1: Path, raw_root: Path, stem: str, writes: int) -> subprocess.Pop
     )
 
 
-def test_killed_at_every_write_then_rerun_equals_an_uninterrupted_run(applied, raw, tmp_path):
-    raw_root, stems = raw
-    etl1_final, oracle, _ = applied
-    # the state before the last batch: the first two batches applied
+def _before_last_batch(raw_root: Path, stems: list[str], tmp_path: Path) -> Path:
+    """A star schema holding every batch but the last."""
     base = tmp_path / "base"
     w = writer(base, raw_root)
-    w.apply([w.batch(s) for s in stems[:2]])
+    w.apply([w.batch(s) for s in stems[:-1]])
+    return base
+
+
+def test_killed_at_every_write_then_rerun_equals_an_uninterrupted_run(applied, raw, tmp_path):
+    raw_root, stems = raw
+    _, oracle, _ = applied
+    base = _before_last_batch(raw_root, stems, tmp_path)
     # journal, six dimension/xref tables, the fact, the record, clearing the journal
     for writes in range(0, 10):
         etl1 = tmp_path / f"killed-{writes}"
@@ -188,9 +193,7 @@ def test_killed_at_every_write_then_rerun_equals_an_uninterrupted_run(applied, r
 def test_sigkill_at_random_moments_then_rerun_equals_an_uninterrupted_run(applied, raw, tmp_path):
     raw_root, stems = raw
     _, oracle, _ = applied
-    base = tmp_path / "base"
-    w = writer(base, raw_root)
-    w.apply([w.batch(s) for s in stems[:2]])
+    base = _before_last_batch(raw_root, stems, tmp_path)
     started = time.perf_counter()
     timing = tmp_path / "timing"
     shutil.copytree(base, timing)
