@@ -24,9 +24,15 @@ def test_graphql_shows_assets_partitions_checks_sensors_and_jobs(webserver):
     graph = defs.resolve_asset_graph()
     assert set(assets) == {tuple(k.path) for k in graph.get_all_asset_keys()}
 
-    etl1_tables = [a for a in assets.values() if a["groupName"] == "etl1"]
-    assert len(etl1_tables) == 11 and all(a["isObservable"] for a in etl1_tables)
+    etl1_tables = [a for a in assets.values() if a["groupName"] == "etl1" and a["assetKey"]["path"] != ["etl1_raw_batch"]]
+    assert len(etl1_tables) == 12
     assert all("relative_path" in {m["label"] for m in a["metadataEntries"]} for a in etl1_tables)
+    # the five reference tables are observed; the seven extract tables are recorded per raw batch
+    observed = {a["assetKey"]["path"][0] for a in etl1_tables if a["isObservable"]}
+    assert observed == {"dim_code_cat", "dim_npi", "dim_npi_address", "dim_npi_address_geolocation",
+                        "bench_medicare_comprehensive"}
+    for name in ("fact_rate", "etl1_raw_batch"):
+        assert assets[(name,)]["partitionDefinition"]["type"] == "DYNAMIC"
 
     for name in ("staged_enriched_month", "fact_rate_enriched"):
         asset = assets[(name,)]
@@ -43,8 +49,8 @@ def test_graphql_shows_assets_partitions_checks_sensors_and_jobs(webserver):
     assert checks == {(tuple(k.asset_key.path), k.name) for k in graph.asset_check_keys}
 
     sensors = {s["name"]: s["sensorType"] for s in repo["sensors"]}
-    assert sensors == {"etl1_sensor": "STANDARD", "report_failed_month": "RUN_STATUS"}
-    assert "warehouse_month_job" in {j["name"] for j in repo["jobs"]}
+    assert sensors == {"etl1_sensor": "STANDARD", "etl1_batch_sensor": "STANDARD", "report_failed_month": "RUN_STATUS"}
+    assert {"warehouse_month_job", "etl1_batch_job"} <= {j["name"] for j in repo["jobs"]}
 
 
 def _chromium() -> str:
