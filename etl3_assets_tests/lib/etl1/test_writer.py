@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -210,3 +211,24 @@ def test_sigkill_at_random_moments_then_rerun_equals_an_uninterrupted_run(applie
         rerun = writer(etl1, raw_root, lease_seconds=2, wait_seconds=30)
         rerun.apply(rerun.batches_to_apply())
         assert_tables_equal_oracle(etl1, oracle)
+
+
+def test_a_batch_written_by_duckdb_with_int32_ids_and_float32_rates_equals_the_oracle(raw, tmp_path):
+    raw_root, stems = raw
+    duck_raw = tmp_path / "raw"
+    duck_raw.mkdir()
+    con = duckdb.connect()
+    for suffix, casts in (
+        ("rates", "CAST(provider_reference_id AS INTEGER) AS provider_reference_id,"
+                  " CAST(CASE WHEN abs(negotiated_rate) < 1e30 THEN negotiated_rate END AS FLOAT) AS negotiated_rate"),
+        ("providers", "CAST(provider_group_id AS INTEGER) AS provider_group_id"),
+    ):
+        source = raw_root / f"{stems[1]}_{suffix}.parquet"
+        target = duck_raw / f"{stems[1]}_{suffix}.parquet"
+        con.execute(f"COPY (SELECT * REPLACE ({casts}) FROM read_parquet('{source}')) TO '{target}' (FORMAT parquet)")
+    assert pq.read_schema(duck_raw / f"{stems[1]}_rates.parquet").field("negotiated_rate").type == pa.float32()
+    oracle = OracleStarSchema()
+    oracle.apply(duck_raw, stems[1])
+    w = writer(tmp_path / "etl1", duck_raw)
+    w.apply([w.batch(stems[1])])
+    assert_tables_equal_oracle(tmp_path / "etl1", oracle)
