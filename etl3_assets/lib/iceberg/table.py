@@ -288,7 +288,11 @@ def check_table(table) -> None:
     for f in expected.fields:
         got = actual.get(f.name)
         if got is None:
-            raise IcebergTableError(f"table {table_name()}: column {f.name!r} is missing")
+            hint = (
+                " (a table created before the contract's §4 named all nine partition columns: drop it and"
+                " materialize its months again)" if f.name in DERIVED_PARTITION_COLUMNS else ""
+            )
+            raise IcebergTableError(f"table {table_name()}: column {f.name!r} is missing{hint}")
         if got.field_type != f.field_type:
             raise IcebergTableError(
                 f"table {table_name()}: column {f.name!r} is {got.field_type}, the contract says {f.field_type}"

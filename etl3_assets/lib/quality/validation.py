@@ -421,7 +421,7 @@ def check_etl1_inputs(
         else:
             readable.append(table)
     if len(missing) == len(ETL1_TABLES):
-        # nothing at all: the root is wrong, not eleven tables; say that first
+        # nothing at all: the root is wrong, rather than every table missing; say that first
         problem = (
             f"none of the {len(ETL1_TABLES)} ETL1 tables is there (expected e.g. "
             f"{source.path(FACT_RATE)}): is the ETL1 root (ETL1_ROOT) right?"
