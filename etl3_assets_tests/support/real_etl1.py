@@ -125,6 +125,7 @@ ADDRESSES = [
     (N[5], "MAILING", "e0", "GA", "Athens"),
     (N[5], "LOCATION", "e1", "GA", "Athens"),  # LOCATION beats a smaller MAILING hash
     (N[7], "LOCATION", "f1", "TX", "Fort Worth"),
+    (N[7], "MAILING", "f1", "TX", "Fort Worth"),  # the same address under both purposes
     (N[8], "LOCATION", "g1", "G/A", "Zürich, \"Süd\""),
 ]
 # --- geolocation: only LOCATION addresses; (npi, hash, stat_area_name, county, lat, lon) ---
@@ -148,7 +149,7 @@ GROUPS = [
     ("g4", [], [], True),
     ("g5", [N[3]], [("npi", N[3])], True),
     ("g6", [N[6], N[4]], [(None, "111"), ("ein", "222")], True),
-    ("g7", [N[8]], [("ein", "12-3456789")], True),
+    ("g7", [N[8]], [("ein", "12-3456789"), ("", "")], True),  # an empty TIN is the smallest
     ("g8", [N[6]], [("ein", "777")], True),
     ("g9", [N[7]], [("ein", "999")], False),  # dangling: members but no dim row
     ("g11", [NO_ROW_NPI], [], True),
@@ -209,6 +210,7 @@ def _bench_rows() -> list[dict]:
     # takes effect after every fact month: never applies
     add("TX", "2026-01", "professional", "99214", {"medicare_prof_national": 1.0, "medicare_prof_stateavg": 1.0})
     add("GA", "2026-01", "asc", "G0008", {"medicare_asc_national": 2.0, "medicare_asc_stateavg": 2.0}, pi="Z9")
+    add("TX", "2026-01", "professional", "0001U", {"medicare_prof_national": 3.0, "medicare_prof_stateavg": 3.0})
     # a missing relative value is 0: benchmarks of 0.0
     add("TX", "2025-06", "professional", "G0008", {
         "medicare_prof_national": 0.0, "medicare_prof_stateavg": 0.0, "work_rvu": 0.0,
@@ -218,6 +220,7 @@ def _bench_rows() -> list[dict]:
     add("TX", "2025-07", "professional", "27447", {"medicare_prof_national": 1400.0, "medicare_prof_stateavg": NAN})
     # hostile states
     add("N/A=50%", "2025-01", "professional", "99213", {"medicare_prof_national": 50.0, "medicare_prof_stateavg": 55.0})
+    rows[-1]["code_type"] = None  # the label is not matched on: it may even be missing
     add("Nuevo León, MX", "2025-01", "opps", "99214", {"medicare_opps_national": 70.0, "medicare_opps_stateavg": 71.0})
     return rows
 
@@ -246,6 +249,10 @@ def _fact_rows(months, rows_per_month: int, seed: int) -> list[dict]:
                 for code_type, code in CODES[:7]:
                     fact(ym, i, state, billing, code_type, code)
                     i += 1
+        # benchmarks of hostile states
+        for state, billing, code in (("N/A=50%", "professional", "99213"), ("Nuevo León, MX", "institutional", "99214")):
+            fact(ym, i, state, billing, "CPT", code)
+            i += 1
         while i < rows_per_month:
             fact(ym, i, rnd.choice(FACT_STATES), rnd.choice(BILLING), *rnd.choice(CODES))
             i += 1

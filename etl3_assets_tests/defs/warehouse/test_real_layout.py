@@ -94,6 +94,8 @@ def test_the_hostile_data_carries_what_the_tests_rely_on(expected):
     assert set(both["benchmark_year_month"].drop_nulls()) >= {"2025-01", "2025-08", "2025-06"}
     assert "2026-01" not in set(both["benchmark_year_month"].drop_nulls())
     assert (both["medicare_state_rate"] == 0.0).any() and (both["negotiated_rate"] == 0.0).any()
+    assert set(both.filter(pl.col("benchmark_type").is_not_null())["state"]) >= {"GA", "TX", "N/A=50%", "Nuevo León, MX"}
+    assert "" in set(both["tin_value"])  # an empty TIN is the smallest
     assert (both["provider_group_npi_count"] > 1).any() and (both["provider_group_tin_count"] > 1).any()
     assert (both["provider_group_tin_count"] > 0).filter(both["npi"].is_null()).any()  # TIN-level group
     assert both["pos_members"].list.len().eq(0).any()
