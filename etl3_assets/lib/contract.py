@@ -314,7 +314,7 @@ ETL1_EXTRACT_TABLES: tuple[Etl1Table, ...] = (
 ETL1_REFERENCE_TABLES: tuple[Etl1Table, ...] = tuple(t for t in ETL1_TABLES if t not in ETL1_EXTRACT_TABLES)
 # Columns the real ETL1 also writes beside the contract's (section 5); readers ignore them.
 ETL1_EXTRA_COLUMNS: dict[str, dict[str, pl.DataType]] = {
-    FACT_RATE.name: {"provider_group_id_raw": pl.Int64, "reporting_entity_name": S},
+    FACT_RATE.name: {"provider_group_id_raw": pl.Int64, "reporting_entity_name": S, "version": S},
     DIM_PAYER.name: {"version": S},
     DIM_PROVIDER_GROUP.name: {"version": S},
 }

@@ -91,7 +91,8 @@ def batch_rows(rates_path: Path, providers_path: Path, state: str) -> dict[str, 
         parts = [text(v) for v in fact.values()] + [rate_text(r["negotiated_rate"]), text(r["provider_reference_id"])]
         out["fact_rate"].append(
             {"fact_uid": md5("|".join(parts)), **fact, "negotiated_rate": r["negotiated_rate"],
-             "provider_group_id_raw": r["provider_reference_id"], "reporting_entity_name": r["reporting_entity_name"]}
+             "provider_group_id_raw": r["provider_reference_id"], "reporting_entity_name": r["reporting_entity_name"],
+             "version": r["version"]}
         )
         out["dim_payer"].append(
             {"payer_slug": slug, "reporting_entity_name": r["reporting_entity_name"], "version": r["version"]}

@@ -110,7 +110,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, state: str, rates: tuple[str, dic
         CREATE OR REPLACE VIEW batch_facts AS
         SELECT s.rn, s.fact_uid, {_q(state)} AS state, s.year_month, g.slug AS payer_slug, s.billing_class,
             s.code_type, s.code, g.pg_uid, p.pos_set_id, s.negotiated_type, s.negotiation_arrangement,
-            s.expiration_date, s.negotiated_rate, s.provider_group_id_raw, g.reporting_entity_name
+            s.expiration_date, s.negotiated_rate, s.provider_group_id_raw, g.reporting_entity_name, g.version
         FROM batch_rates s JOIN group_map g USING (g_ref) JOIN pos_map p USING (pos_ref)
         """
     )
