@@ -27,14 +27,16 @@ def _report(d, run: dg.DagsterRun) -> str:
     failure = d.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
     # the test relies on the beta `repository_def` parameter (the sensor names the failed asset from it)
     with relying_on(BUILD_CONTEXT_REPOSITORY_DEF):
-        context = dg.build_run_status_sensor_context(
+        status_context = dg.build_run_status_sensor_context(
             sensor_name="report_failed_month",
             dagster_event=failure[0].event_log_entry.dagster_event,
             dagster_instance=d.instance,
             dagster_run=run,
             repository_def=d.defs.get_repository_def(),
-        ).for_run_failure()
-    report_failed_month(context)
+            resources={"monitoring": d.resources["monitoring"]},
+        )
+    with status_context.for_run_failure() as context:
+        report_failed_month(context)
     reports = [
         e.message
         for e in d.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
