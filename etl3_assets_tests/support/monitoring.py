@@ -98,3 +98,66 @@ def received(sqs, queue_url: str) -> list[dict]:
     """The SNS notifications in the queue (Subject, Message)."""
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     return [json.loads(m["Body"]) for m in messages]
+
+
+class SmtpInbox:
+    """A real SMTP server on a free loopback port (the protocol's HELO/EHLO, MAIL, RCPT,
+    DATA, QUIT, enough for ``smtplib``), keeping each message it receives."""
+
+    def __init__(self):
+        import socketserver
+        import threading
+
+        self.messages: list[dict] = []
+        inbox = self
+
+        class Session(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(f"{line}\r\n".encode())
+
+            def handle(self) -> None:
+                self.reply("220 etl3-test ESMTP")
+                envelope: dict = {"to": []}
+                while line := self.rfile.readline():
+                    command = line.decode().rstrip("\r\n")
+                    verb = command[:4].upper()
+                    if verb in ("HELO", "EHLO"):
+                        self.reply("250 etl3-test")
+                    elif verb == "MAIL":
+                        envelope = {"from": command.split(":", 1)[1].strip(" <>"), "to": []}
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        envelope["to"].append(command.split(":", 1)[1].strip(" <>"))
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = []
+                        while (body := self.rfile.readline()) not in (b".\r\n", b""):
+                            data.append(body[1:] if body.startswith(b"..") else body)
+                        inbox.messages.append({**envelope, "data": b"".join(data)})
+                        self.reply("250 OK: queued")
+                    elif verb == "QUIT":
+                        self.reply("221 Bye")
+                        return
+                    else:
+                        self.reply("250 OK")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SmtpInbox":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def emails(self):
+        """The received messages, parsed."""
+        from email import message_from_bytes
+        from email.policy import default
+
+        return [message_from_bytes(m["data"], policy=default) for m in self.messages]

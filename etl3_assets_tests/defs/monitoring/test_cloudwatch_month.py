@@ -20,6 +20,7 @@ from etl3_assets.lib.monitoring.cloudwatch import METRICS, MONTH_SERIES
 from etl3_assets_tests.support.deployment import MONTH_ASSETS, test_settings
 from etl3_assets_tests.support.monitoring import (
     NAMESPACE,
+    SmtpInbox,
     aws_client,
     evaluate_failure_sensor,
     fail_month,
@@ -149,3 +150,20 @@ def test_an_unreachable_cloudwatch_is_a_warning_and_the_month_succeeds(etl1_root
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert "could not publish" in metadata["cloudwatch_warning"]
     assert metadata["cloudwatch_seconds"] < 10
+
+
+def test_the_failure_alert_is_emailed_through_a_real_smtp_server(deployment):
+    with SmtpInbox() as inbox:
+        monitoring = MonitoringResource(
+            alert_email_to=["oncall@example.org", "data-team@example.org"], alert_email_from="etl3@example.org",
+            alert_smtp_host="127.0.0.1", alert_smtp_port=inbox.port,
+        )
+        run = fail_month(deployment, "2025-11")
+        evaluate_failure_sensor(deployment, run, monitoring)
+    (email,) = inbox.emails()
+    assert inbox.messages[0]["to"] == ["oncall@example.org", "data-team@example.org"]
+    assert email["From"] == "etl3@example.org"
+    assert email["Subject"].strip() == "ETL3 dev: warehouse_month_job failed, month 2025-11, staged_enriched_month"
+    body = email.get_content()
+    assert f"run {run.run_id} of warehouse_month_job failed: month 2025-11" in body
+    assert "no fact rows for month '2025-11'" in body
