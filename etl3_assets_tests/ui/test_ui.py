@@ -89,3 +89,18 @@ def test_asset_graph_page_shows_the_assets_in_chromium(webserver, tmp_path):
     assert screenshot.is_file(), shot.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 20_000, "the screenshot looks blank"
+
+
+def test_asset_page_shows_the_columns_with_their_descriptions(webserver, tmp_path):
+    """The Overview of fact_rate_enriched lists its columns (dagster/column_schema) with
+    their dtypes and one-line descriptions from lib/column_docs.py."""
+    from etl3_assets.lib.column_docs import describe
+
+    webserver.graphql("mutation { setNuxSeen }")
+    url = f"{webserver.url}/assets/fact_rate_enriched"
+    text = _visible_text(_headless(url, tmp_path / "profile-columns", "--dump-dom").stdout)
+    assert "Columns" in text, text[:1500]
+    for column in ("negotiated_rate", "rate_to_medicare_ratio", "stat_area_name", "taxonomy"):
+        assert column in text, f"{column!r} not on the asset page: {text[:1500]}"
+    assert describe("rate_to_medicare_ratio") in text
+    assert "Float64" in text and "team:data-platform" in text
