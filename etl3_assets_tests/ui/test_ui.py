@@ -103,4 +103,5 @@ def test_asset_page_shows_the_columns_with_their_descriptions(webserver, tmp_pat
     for column in ("negotiated_rate", "rate_to_medicare_ratio", "stat_area_name", "taxonomy"):
         assert column in text, f"{column!r} not on the asset page: {text[:1500]}"
     assert describe("rate_to_medicare_ratio") in text
-    assert "Float64" in text and "team:data-platform" in text
+    assert "negotiated_rate Float64" in text and "pos_members List(String)" in text
+    assert "Owners data-platform" in text and "healthcare_data_lake.fact_rate_enriched" in text
