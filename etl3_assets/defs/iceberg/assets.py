@@ -59,14 +59,7 @@ def fact_rate_enriched_iceberg(
         check = iceberg.check_month(year_month, staged, result.snapshot_id)
         location, table_rows = iceberg.table_facts()
     figures = result.metrics()
-    values = month_write_values(
-        input_rows=result.input_rows,
-        output_rows=result.rows,
-        rows_per_second=figures["rows_per_second"],
-        data_size=result.bytes,
-        peak_rss_bytes=result.peak_rss_bytes,
-        budget_bytes=result.budget_bytes,
-    )
+    values = month_write_values(result, figures["rows_per_second"])
     published = monitoring.publish(ICEBERG_ASSET, values, month=year_month, warn=context.log.warning)
     context.log.info(
         f"{year_month}: {result.rows:,} rows in {result.files} files, snapshot {result.snapshot_id}"

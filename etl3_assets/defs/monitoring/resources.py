@@ -11,7 +11,7 @@ from typing import Any, Optional
 import dagster as dg
 
 from etl3_assets.defs.s3 import Etl3S3Resource, s3_connection
-from etl3_assets.lib.monitoring.alerts import AlertSettings, send_alert
+from etl3_assets.lib.monitoring.alerts import CONFIGURED_FIELDS, AlertSettings, send_alert
 from etl3_assets.lib.monitoring.cloudwatch import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -66,21 +66,20 @@ class MonitoringResource(dg.ConfigurableResource):
         )
         return publisher.publish(asset, values, month=month, warn=warn)
 
-    def alert_settings(self) -> AlertSettings:
-        return AlertSettings(
-            sns_topic_arn=self.alert_sns_topic_arn,
-            email_to=tuple(self.alert_email_to),
-            email_from=self.alert_email_from,
-            smtp_host=self.alert_smtp_host,
-            smtp_port=self.alert_smtp_port,
-            smtp_starttls=self.alert_smtp_starttls,
-            smtp_user=self.alert_smtp_user,
-            smtp_password=self.alert_smtp_password,
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> MonitoringResource:
+        alert_fields = {f"alert_{f}": getattr(settings, f"alert_{f}") for f in CONFIGURED_FIELDS}
+        return cls(
+            namespace=settings.cloudwatch_namespace,
+            environment=settings.environment,
+            deadline_seconds=settings.cloudwatch_deadline_seconds,
+            **{**alert_fields, "alert_email_to": list(settings.alert_email_to)},
+            **overrides,
         )
 
     def alert(self, subject: str, body: str) -> list[str]:
         """Send a failure alert to each configured channel; a line per channel, none when off."""
-        settings = self.alert_settings()
+        settings = AlertSettings.configured(self)
         if not settings.enabled:
             return []
         return send_alert(settings, subject, body, sns_client=lambda: self.client("sns"))

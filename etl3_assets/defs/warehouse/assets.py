@@ -126,15 +126,8 @@ def fact_rate_enriched(
         table_rows = warehouse.committed_rows()
     figures = result.metrics()
     values = month_write_values(
-        input_rows=result.input_rows,
-        output_rows=result.rows,
-        rows_per_second=figures["ChunkProcessingRate"],
-        partitions=result.partitions,
-        data_size=result.bytes,
-        peak_rss_bytes=result.peak_rss_bytes,
-        budget_bytes=result.budget_bytes,
-        s3_requests=sum(requests.values()),
-        quality_score=quality["data_quality_score"],
+        result, figures["ChunkProcessingRate"], partitions=result.partitions,
+        s3_requests=sum(requests.values()), quality_score=quality["data_quality_score"],
     )
     published = monitoring.publish(WAREHOUSE_ASSET, values, month=year_month, warn=context.log.warning)
     return dg.MaterializeResult(

@@ -27,9 +27,24 @@ class AlertSettings:
     smtp_password: str | None = None
     timeout_seconds: float = 10.0
 
+    @classmethod
+    def configured(cls, values: object, prefix: str = "alert_") -> AlertSettings:
+        """From an object with ``<prefix><field>`` attributes (``Settings``, the resource)."""
+        return cls(**{f: _coerce(f, getattr(values, prefix + f)) for f in CONFIGURED_FIELDS})
+
     @property
     def enabled(self) -> bool:
         return bool(self.sns_topic_arn or (self.email_to and self.smtp_host))
+
+
+CONFIGURED_FIELDS = (
+    "sns_topic_arn", "email_to", "email_from", "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password",
+)
+"""The fields that come from settings (``ALERT_<FIELD>``); the rest keep their defaults."""
+
+
+def _coerce(field: str, value: object) -> object:
+    return tuple(value) if field == "email_to" else value
 
 
 def send_alert(

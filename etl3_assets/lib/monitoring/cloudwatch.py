@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 ENVIRONMENT = "Environment"
 ASSET = "Asset"
@@ -154,27 +154,33 @@ class CloudWatchPublisher:
         return outcome
 
 
+class WriteFigures(Protocol):
+    """What both month writers' results have (``MonthWriteResult``, ``IcebergWriteResult``)."""
+
+    input_rows: int
+    rows: int
+    bytes: int
+    peak_rss_bytes: int
+    budget_bytes: int
+
+
 def month_write_values(
-    *,
-    input_rows: int,
-    output_rows: int,
+    result: WriteFigures,
     rows_per_second: float,
-    data_size: int,
-    peak_rss_bytes: int,
-    budget_bytes: int,
+    *,
     partitions: int | None = None,
     s3_requests: int | None = None,
     quality_score: float | None = None,
 ) -> dict[str, float]:
-    """The metrics of one output's month write, from the writer's plain figures (those an
-    output does not have are left out: the Iceberg table has no partition folders)."""
+    """The metrics of one output's month write (those an output does not have are left
+    out: the Iceberg table has no partition folders)."""
     values: dict[str, float] = {
-        "ChunkInputRows": input_rows,
-        "ChunkOutputRows": output_rows,
+        "ChunkInputRows": result.input_rows,
+        "ChunkOutputRows": result.rows,
         "ChunkProcessingRate": rows_per_second,
-        "MemoryUsage": round(100 * peak_rss_bytes / budget_bytes, 1) if budget_bytes else 0.0,
-        "MemoryPeakRSS": round(peak_rss_bytes / 2**20, 1),
-        "DataSize": data_size,
+        "MemoryUsage": round(100 * result.peak_rss_bytes / result.budget_bytes, 1) if result.budget_bytes else 0.0,
+        "MemoryPeakRSS": round(result.peak_rss_bytes / 2**20, 1),
+        "DataSize": result.bytes,
         "ErrorCount": 0,
     }
     if partitions is not None:
