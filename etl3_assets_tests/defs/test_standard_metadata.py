@@ -63,6 +63,7 @@ def test_standard_metadata_of_every_table_read_back_from_the_instance(etl1_root,
         staged = _latest(instance, STAGED_ASSET)
         assert staged["dagster/partition_row_count"].value == _fact_rows(etl1_root, MONTHS[-1])
         assert _columns(staged) == [(c, str(t), describe(c)) for c, t in ENRICHED_SCHEMA.items()]
+        assert staged["dagster/uri"].value.startswith(f"{warehouse_root}/_etl3/staging/{STAGED_ASSET}/{MONTHS[-1]}/")
         lineage = staged["dagster/column_lineage"].lineage.deps_by_column
         assert set(lineage) == set(ENRICHED_SCHEMA)
         assert {(d.asset_key.to_user_string(), d.column_name) for d in lineage["address_state"]} == {("dim_npi_address", "state")}
