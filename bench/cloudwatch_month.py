@@ -92,6 +92,11 @@ def main() -> None:
             )
         finally:
             _stop(moto)
+        # written before the scratch folder (four months of files) is deleted
+        write_report(args, runs, series, load_before)
+
+
+def write_report(args: argparse.Namespace, runs: dict, series: list[str], load_before: tuple) -> None:
     report = {
         "what": "one month (Hive + Iceberg) materialized with CloudWatch off, on (moto on loopback), "
         "against a closed port, against a hung endpoint (deadline 10 s)",

@@ -3,8 +3,8 @@
 The policy is a ``dg.RetryPolicy`` (exponential backoff with jitter, from ``STEP_RETRIES``
 and ``STEP_RETRY_DELAY_SECONDS``), applied by ``retrying_transient`` to transient errors
 only (``lib/storage/transient.py``): set as the asset's own ``retry_policy``, Dagster would
-retry every exception, so bad input would be re-read three times and fail three minutes
-later with the same message.
+retry every exception, so bad input would be re-read after each backoff only to fail with
+the same message.
 """
 
 from __future__ import annotations
