@@ -205,7 +205,7 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "STEP_RETRY_DELAY_SECONDS", "step_retry_delay_seconds", _seconds,
-        "wait before the first such retry, doubled for each next one (with jitter)",
+        "wait before the first such retry (exponential backoff after it, with jitter)",
     ),
     Variable(
         "CLOUDWATCH_NAMESPACE", "cloudwatch_namespace", str,
