@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from etl3_assets.defs.partitions import monthly_partitions
+from etl3_assets.lib.contract import ETL1_TABLES
 
 from etl3_assets_tests.support.webserver import ARTIFACTS, LOCATION  # noqa: F401
 
@@ -25,7 +26,7 @@ def test_graphql_shows_assets_partitions_checks_sensors_and_jobs(webserver):
     assert set(assets) == {tuple(k.path) for k in graph.get_all_asset_keys()}
 
     etl1_tables = [a for a in assets.values() if a["groupName"] == "etl1"]
-    assert len(etl1_tables) == 11 and all(a["isObservable"] for a in etl1_tables)
+    assert len(etl1_tables) == len(ETL1_TABLES) and all(a["isObservable"] for a in etl1_tables)
     assert all("relative_path" in {m["label"] for m in a["metadataEntries"]} for a in etl1_tables)
 
     for name in ("staged_enriched_month", "fact_rate_enriched"):
