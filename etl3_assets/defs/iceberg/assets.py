@@ -11,14 +11,12 @@ from etl3_assets.defs.monitoring.resources import MonitoringResource, published_
 from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, MONTHLY_OUTPUT_FRESHNESS, monthly_partitions
 from etl3_assets.defs.retries import retrying_transient
 from etl3_assets.defs.warehouse.assets import WAREHOUSE_GROUP, WAREHOUSE_WRITE_POOL
-from etl3_assets.lib.contract import ENRICHED_SCHEMA, GLUE_DATABASE, ICEBERG_ASSET, ICEBERG_TABLE, PARTITION_SCHEMA, STAGED_ASSET
+from etl3_assets.lib.contract import GLUE_DATABASE, ICEBERG_ASSET, ICEBERG_SCHEMA, ICEBERG_TABLE, STAGED_ASSET
 from etl3_assets.lib.monitoring.cloudwatch import month_write_values
 
 MONTH_EQUALS_STAGED_CHECK = "month_equals_staged"
-ICEBERG_COLUMNS = {**ENRICHED_SCHEMA, **PARTITION_SCHEMA}
-"""Every enriched column and the nine partition columns (CONTRACT section 4)."""
 ICEBERG_TABLE_NAME = f"{GLUE_DATABASE}.{ICEBERG_TABLE}"
-ICEBERG_LINEAGE = copied_lineage(STAGED_ASSET, ICEBERG_COLUMNS)
+ICEBERG_LINEAGE = copied_lineage(STAGED_ASSET, ICEBERG_SCHEMA)
 
 with relying_on(PARTITIONED_CHECK_SPEC):
     MONTH_CHECK = dg.AssetCheckSpec(
@@ -38,7 +36,7 @@ with relying_on(PARTITIONED_CHECK_SPEC):
     group_name=WAREHOUSE_GROUP,
     kinds={"iceberg", "parquet"},
     owners=OWNERS,
-    metadata=standard_table_metadata(schema=ICEBERG_COLUMNS, table_name=ICEBERG_TABLE_NAME, lineage=ICEBERG_LINEAGE),
+    metadata=standard_table_metadata(schema=ICEBERG_SCHEMA, table_name=ICEBERG_TABLE_NAME, lineage=ICEBERG_LINEAGE),
     freshness_policy=MONTHLY_OUTPUT_FRESHNESS,
     backfill_policy=MONTH_BACKFILL_POLICY,
     pool=WAREHOUSE_WRITE_POOL,
@@ -67,7 +65,7 @@ def fact_rate_enriched_iceberg(
     yield dg.MaterializeResult(
         metadata={
             **standard_table_metadata(
-                schema=ICEBERG_COLUMNS,
+                schema=ICEBERG_SCHEMA,
                 table_name=ICEBERG_TABLE_NAME,
                 uri=location,
                 row_count=table_rows,
