@@ -280,6 +280,44 @@ def cmd_setup_bucket(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_setup_monitoring(args: argparse.Namespace) -> None:
+    from etl3_assets.lib.monitoring.alarms import MonitoringSetup
+    from etl3_assets.lib.storage.s3 import S3Connection
+
+    settings = _check_roots()
+    namespace = args.namespace or settings.cloudwatch_namespace
+    if not namespace:
+        raise UsageError("no CloudWatch namespace: set CLOUDWATCH_NAMESPACE (e.g. HealthcareDataLake/ETL3) or --namespace")
+    environment = args.environment or settings.environment
+    connection = S3Connection(region_name=args.region or settings.s3_region)
+    cloudwatch = connection.client("cloudwatch")
+    setup = MonitoringSetup(
+        cloudwatch,
+        connection.client("sns") if args.sns_topic else None,
+        namespace=namespace,
+        environment=environment,
+        region=cloudwatch.meta.region_name,
+        error_assets=_monitored_assets(),
+        topic_name=args.sns_topic,
+        topic_arn=None if args.sns_topic else settings.alert_sns_topic_arn,
+        check_only=args.check,
+    )
+    results = setup.run()
+    for r in results:
+        print(f"{r.setting:40} {r.status:8} {r.detail}")
+    print(f"{'checked' if args.check else 'set up'} monitoring of namespace {namespace}, environment {environment}")
+    if any(r.status == "differs" for r in results):
+        raise SystemExit(1)
+
+
+def _monitored_assets() -> list[str]:
+    """The assets whose failures the error alarm counts: every asset a run can fail on."""
+    from etl3_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return sorted(k.to_user_string() for k in graph.materializable_asset_keys)
+
+
 def _run_month_job(job_name: str, month: str):
     """Run one of ``month_modes``' jobs for ``month`` in-process; the result, never raising.
 
@@ -490,6 +528,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unsupported", action="store_true", help="do not fail on settings the endpoint does not implement"
     )
     p.set_defaults(func=cmd_setup_bucket)
+
+    p = command(
+        "setup-monitoring", "create or verify the CloudWatch alarms, dashboard and SNS topic",
+        "Create or verify the three alarms (errors, processing rate, memory) and the dashboard on the"
+        " series the runs publish, and optionally an SNS topic the alarms notify. Idempotent.",
+    )
+    p.add_argument("--namespace", default=None, help="CloudWatch namespace (default: CLOUDWATCH_NAMESPACE)")
+    p.add_argument("--environment", default=None, help="the Environment dimension (default: ETL3_ENVIRONMENT, else dev)")
+    p.add_argument("--region", default=None, help="AWS region (default: S3_REGION, else boto3's resolution)")
+    p.add_argument(
+        "--sns-topic", default=None,
+        help="create (or find) this SNS topic and make it the alarms' action (default: ALERT_SNS_TOPIC_ARN if set)",
+    )
+    p.add_argument("--check", action="store_true", help="only verify; exit 1 if anything differs")
+    p.set_defaults(func=cmd_setup_monitoring)
     return parser
 
 

@@ -64,4 +64,4 @@ def test_jobs_sensors_and_resources():
         "__ASSET_JOB", "warehouse_month_job", "validate_month", "dry_run_month", "etl1_batch_job",
     }
     assert {s.name for s in defs.sensors} == {"etl1_sensor", "etl1_batch_sensor", "report_failed_month"}
-    assert set(defs.resources) == {"s3", "etl1", "warehouse", "staging_io_manager", "iceberg", "glue"}
+    assert set(defs.resources) == {"s3", "etl1", "warehouse", "staging_io_manager", "iceberg", "glue", "monitoring"}

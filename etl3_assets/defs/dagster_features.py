@@ -9,8 +9,9 @@ warning, and these ones raised anywhere else, still shows.
 
 Relied on:
 
-* ``observable_source_asset`` (``BetaWarning``): the ETL1 tables as observed source
-  assets, whose data version is the file's fingerprint (``defs/warehouse/assets.py``).
+* ``multi_observable_source_asset`` (``BetaWarning``): the ETL1 tables as observed source
+  assets, whose data version is the file's fingerprint (``defs/etl1/assets.py``); the
+  multi form because only an ``AssetSpec`` carries owners and kinds.
 * ``partitions_def`` on ``AssetCheckSpec`` (``PreviewWarning``): checks partitioned by
   month, so a run checks and records its own month only (``defs/warehouse/checks.py``).
 
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-OBSERVABLE_SOURCE_ASSET = (dg.BetaWarning, "Function `observable_source_asset` is currently in beta")
+MULTI_OBSERVABLE_SOURCE_ASSET = (dg.BetaWarning, "Function `multi_observable_source_asset` is currently in beta")
 PARTITIONED_CHECK_SPEC = (dg.PreviewWarning, "Specifying a partitions_def on an AssetCheckSpec is currently in preview")
 
 

@@ -6,17 +6,25 @@ from __future__ import annotations
 from etl3_assets.defs.catalog.resources import GlueCatalogResource
 from etl3_assets.defs.etl1.resources import Etl1Resource
 from etl3_assets.defs.iceberg.resources import IcebergTableResource
+from etl3_assets.defs.monitoring.resources import MonitoringResource
 from etl3_assets.defs.s3 import Etl3S3Resource
 from etl3_assets.defs.warehouse.io_managers import StagedMonthIOManager
 from etl3_assets.defs.warehouse.resources import WarehouseResource
 from etl3_assets.lib.settings import Settings
 
 
-def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None, s3: Etl3S3Resource | None = None) -> dict:
+def build_resources(
+    settings: Settings,
+    *,
+    glue_endpoint_url: str | None = None,
+    s3: Etl3S3Resource | None = None,
+    monitoring_endpoint_url: str | None = None,
+) -> dict:
     """Every resource of the Definitions, configured from ``settings``.
 
     ``s3`` replaces the S3 resource (tests pass one with a loopback endpoint and keys);
-    ``glue_endpoint_url`` points the catalog at another Glue endpoint (tests: moto).
+    ``glue_endpoint_url`` points the catalog at another Glue endpoint (tests: moto), and
+    ``monitoring_endpoint_url`` CloudWatch and SNS.
     """
     s3 = s3 or Etl3S3Resource(region_name=settings.s3_region)
     warehouse = WarehouseResource(
@@ -28,6 +36,8 @@ def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None,
         upload_threads=settings.upload_threads,
         lock_lease_seconds=settings.month_lock_lease_seconds,
         lock_wait_seconds=settings.month_lock_wait_seconds,
+        step_retries=settings.step_retries,
+        step_retry_delay_seconds=settings.step_retry_delay_seconds,
         s3=s3,
     )
     return {
@@ -51,4 +61,5 @@ def build_resources(settings: Settings, *, glue_endpoint_url: str | None = None,
             snapshot_retention_hours=settings.iceberg_snapshot_retention_hours,
         ),
         "glue": GlueCatalogResource(warehouse=warehouse, endpoint_url=glue_endpoint_url, threads=settings.glue_threads),
+        "monitoring": MonitoringResource.from_settings(settings, endpoint_url=monitoring_endpoint_url, s3=s3),
     }

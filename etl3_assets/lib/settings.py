@@ -53,6 +53,19 @@ class Settings:
     iceberg_sqlite_path: str | None = None
     iceberg_target_file_mb: int = 256
     iceberg_snapshot_retention_hours: float = 168.0
+    step_retries: int = 3
+    step_retry_delay_seconds: float = 30.0
+    cloudwatch_namespace: str | None = None
+    environment: str = "dev"
+    cloudwatch_deadline_seconds: float = 10.0
+    alert_sns_topic_arn: str | None = None
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = "etl3@localhost"
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 25
+    alert_smtp_starttls: bool = False
+    alert_smtp_user: str | None = None
+    alert_smtp_password: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +126,34 @@ def _sensor_state(raw: str) -> str:
     return value
 
 
+def _addresses(raw: str) -> tuple[str, ...]:
+    addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
+    if not all("@" in a for a in addresses):
+        raise ValueError("expected comma-separated email addresses")
+    return addresses
+
+
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError("expected true or false")
+    return value in ("1", "true", "yes", "on")
+
+
+def _environment(raw: str) -> str:
+    value = raw.strip()
+    if not value.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("expected letters, digits, '-' and '_' (it names alarms and the dashboard)")
+    return value
+
+
+def _whole_number(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("expected a whole number, 0 or more")
+    return value
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
@@ -164,6 +205,34 @@ VARIABLES: tuple[Variable, ...] = (
         "MONTH_LOCK_WAIT_SECONDS", "month_lock_wait_seconds", _seconds,
         "how long a run waits for another run writing the same month; 0 fails at once",
     ),
+    Variable(
+        "STEP_RETRIES", "step_retries", _whole_number,
+        "retries of a step that failed on S3, Glue or CloudWatch being unreachable or overloaded; 0: none",
+    ),
+    Variable(
+        "STEP_RETRY_DELAY_SECONDS", "step_retry_delay_seconds", _seconds,
+        "wait before the first such retry (exponential backoff after it, with jitter)",
+    ),
+    Variable(
+        "CLOUDWATCH_NAMESPACE", "cloudwatch_namespace", str,
+        "CloudWatch namespace to publish metrics to (e.g. HealthcareDataLake/ETL3); unset: publish nothing",
+    ),
+    Variable(
+        "ETL3_ENVIRONMENT", "environment", _environment,
+        "the Environment dimension of every metric and alarm, and part of the alarms' and dashboard's names",
+    ),
+    Variable(
+        "CLOUDWATCH_DEADLINE_SECONDS", "cloudwatch_deadline_seconds", _seconds,
+        "longest a run waits for its metrics to be published before going on with a warning",
+    ),
+    Variable("ALERT_SNS_TOPIC_ARN", "alert_sns_topic_arn", str, "SNS topic of failure alerts and alarm actions"),
+    Variable("ALERT_EMAIL_TO", "alert_email_to", _addresses, "comma-separated recipients of failure alerts by email"),
+    Variable("ALERT_EMAIL_FROM", "alert_email_from", str, "sender of failure alert emails"),
+    Variable("ALERT_SMTP_HOST", "alert_smtp_host", str, "SMTP server of failure alert emails (email is off unset)"),
+    Variable("ALERT_SMTP_PORT", "alert_smtp_port", _positive_int, "its port"),
+    Variable("ALERT_SMTP_STARTTLS", "alert_smtp_starttls", _switch, "upgrade the SMTP connection with STARTTLS"),
+    Variable("ALERT_SMTP_USER", "alert_smtp_user", str, "SMTP login (optional)"),
+    Variable("ALERT_SMTP_PASSWORD", "alert_smtp_password", str, "SMTP password (optional)"),
 )
 
 

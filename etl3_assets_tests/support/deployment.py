@@ -28,10 +28,12 @@ MONTH_ASSETS = [*etl1_tables, staged_enriched_month, fact_rate_enriched]
 
 
 def test_settings(etl1_root, warehouse_root, **overrides) -> Settings:
-    """The production settings' defaults, pointed at test folders, two writer processes."""
-    return Settings(etl1_root=str(etl1_root), warehouse_root=str(warehouse_root), max_workers=2).with_values(
-        **overrides
-    )
+    """The production settings' defaults, pointed at test folders, two writer processes,
+    and no step retries (a test that fails a step on purpose sees it fail at once; the
+    retries have their own tests)."""
+    return Settings(
+        etl1_root=str(etl1_root), warehouse_root=str(warehouse_root), max_workers=2, step_retries=0
+    ).with_values(**overrides)
 
 
 test_settings.__test__ = False  # a helper, not a test

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from etl3_assets.defs.partitions import monthly_partitions
+from etl3_assets.lib.contract import ETL1_TABLES
 
 from etl3_assets_tests.support.webserver import ARTIFACTS, LOCATION  # noqa: F401
 
@@ -25,7 +26,7 @@ def test_graphql_shows_assets_partitions_checks_sensors_and_jobs(webserver):
     assert set(assets) == {tuple(k.path) for k in graph.get_all_asset_keys()}
 
     etl1_tables = [a for a in assets.values() if a["groupName"] == "etl1" and a["assetKey"]["path"] != ["etl1_raw_batch"]]
-    assert len(etl1_tables) == 12
+    assert len(etl1_tables) == len(ETL1_TABLES)
     assert all("relative_path" in {m["label"] for m in a["metadataEntries"]} for a in etl1_tables)
     # the five reference tables are observed; the seven extract tables are recorded per raw batch
     observed = {a["assetKey"]["path"][0] for a in etl1_tables if a["isObservable"]}
@@ -95,3 +96,19 @@ def test_asset_graph_page_shows_the_assets_in_chromium(webserver, tmp_path):
     assert screenshot.is_file(), shot.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 20_000, "the screenshot looks blank"
+
+
+def test_asset_page_shows_the_columns_with_their_descriptions(webserver, tmp_path):
+    """The Overview of fact_rate_enriched lists its columns (dagster/column_schema) with
+    their dtypes and one-line descriptions from lib/column_docs.py."""
+    from etl3_assets.lib.column_docs import describe
+
+    webserver.graphql("mutation { setNuxSeen }")
+    url = f"{webserver.url}/assets/fact_rate_enriched"
+    text = _visible_text(_headless(url, tmp_path / "profile-columns", "--dump-dom").stdout)
+    assert "Columns" in text, text[:1500]
+    for column in ("negotiated_rate", "rate_to_medicare_ratio", "stat_area_name", "taxonomy"):
+        assert column in text, f"{column!r} not on the asset page: {text[:1500]}"
+    assert describe("rate_to_medicare_ratio") in text
+    assert "negotiated_rate Float64" in text and "pos_members List(String)" in text
+    assert "Owners data-platform" in text and "healthcare_data_lake.fact_rate_enriched" in text

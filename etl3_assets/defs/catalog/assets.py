@@ -3,7 +3,9 @@
 import dagster as dg
 
 from etl3_assets.defs.catalog.resources import GlueCatalogResource
+from etl3_assets.defs.metadata import OWNERS
 from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, monthly_partitions
+from etl3_assets.defs.retries import retrying_transient
 from etl3_assets.lib.contract import WAREHOUSE_ASSET
 
 CATALOG_GROUP = "catalog"
@@ -14,6 +16,7 @@ CATALOG_GROUP = "catalog"
     deps=[WAREHOUSE_ASSET],
     group_name=CATALOG_GROUP,
     kinds={"glue", "athena"},
+    owners=OWNERS,
     backfill_policy=MONTH_BACKFILL_POLICY,
     output_required=False,
 )
@@ -28,8 +31,11 @@ def fact_rate_enriched_glue_partitions(context: dg.AssetExecutionContext, glue: 
     if not glue.enabled:
         context.log.info(f"skipped: the warehouse {glue.warehouse.root!r} is a local folder, so there is no Glue catalog")
         return
-    with glue.warehouse.month_lock(context.asset_key.path[-1], year_month, run_id=context.run.run_id, log=context.log.info):
-        result = glue.register_month(year_month, log=context.log.info)
+    with retrying_transient(context, glue.warehouse.retry_policy()):
+        with glue.warehouse.month_lock(
+            context.asset_key.path[-1], year_month, run_id=context.run.run_id, log=context.log.info
+        ):
+            result = glue.register_month(year_month, log=context.log.info)
     yield dg.MaterializeResult(
         metadata={
             "glue_table": f"{glue.database}.{glue.table}",

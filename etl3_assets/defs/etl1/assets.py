@@ -1,5 +1,7 @@
 """ETL1 in the graph: raw batch -> the seven tables ETL1 builds from extracts; the five
-reference tables stay observed.
+reference tables stay observed (observing one records its file's fingerprint as data
+version and its row count). Every table carries its contract columns
+(``dagster/column_schema``), owners and kinds.
 
 Design: the seven tables keep their asset keys (``fact_rate``, ``dim_payer``, …), so the
 month assets depend on them exactly as before, partitioned by raw batch (dynamic
@@ -16,9 +18,12 @@ before: the files change, the sensor sees it.
 
 import dagster as dg
 
-from etl3_assets.defs.dagster_features import OBSERVABLE_SOURCE_ASSET, relying_on
+from etl3_assets.defs.dagster_features import MULTI_OBSERVABLE_SOURCE_ASSET, relying_on
 from etl3_assets.defs.etl1.resources import Etl1Resource
+from etl3_assets.defs.metadata import OWNERS, standard_table_metadata
+from etl3_assets.defs.monitoring.resources import MonitoringResource
 from etl3_assets.lib.contract import ETL1_EXTRACT_TABLES, ETL1_REFERENCE_TABLES, Etl1Table
+from etl3_assets.lib.monitoring.cloudwatch import batch_values
 
 ETL1_GROUP = "etl1"
 RAW_BATCH_ASSET = "etl1_raw_batch"
@@ -32,6 +37,7 @@ raw_batch = dg.AssetSpec(
     RAW_BATCH_ASSET,
     partitions_def=etl1_batch_partitions,
     group_name=ETL1_GROUP,
+    owners=OWNERS,
     kinds={"parquet"},
     description=(
         "A payer's raw extract: `<YYYYMM>_<payer>_<state>_rates.parquet` and `…_providers.parquet` under"
@@ -40,18 +46,38 @@ raw_batch = dg.AssetSpec(
 )
 
 
-def etl1_table_asset(table: Etl1Table) -> dg.SourceAsset:
-    def _observe(etl1: Etl1Resource) -> dg.DataVersion:
-        fingerprint = etl1.source().fingerprints([table])[table.name]
-        return dg.DataVersion(fingerprint or "missing")
+def _table_metadata(table: Etl1Table) -> dict[str, object]:
+    return {
+        "relative_path": table.relative_path,
+        **standard_table_metadata(schema=table.schema, table=table.name, table_name=f"etl1.{table.name}"),
+    }
 
-    with relying_on(OBSERVABLE_SOURCE_ASSET):
-        return dg.observable_source_asset(
-            name=table.name,
-            group_name=ETL1_GROUP,
-            description=f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}), a reference table ETL1 does not build from extracts.",
-            metadata={"relative_path": table.relative_path},
-        )(_observe)
+
+def etl1_table_asset(table: Etl1Table) -> dg.AssetsDefinition:
+    spec = dg.AssetSpec(
+        table.name,
+        group_name=ETL1_GROUP,
+        description=(
+            f"ETL1's `{table.relative_path}` (key: {', '.join(table.key)}), a reference table ETL1 does not build"
+            " from extracts."
+        ),
+        owners=OWNERS,
+        kinds={"parquet"},
+        metadata=_table_metadata(table),
+    )
+
+    def _observe(etl1: Etl1Resource):
+        source = etl1.source()
+        fingerprint = source.fingerprints([table])[table.name]
+        metadata = {"dagster/uri": source.path(table)}
+        if fingerprint is not None:
+            metadata.update(standard_table_metadata(row_count=source.row_count(table)))
+        yield dg.ObserveResult(
+            asset_key=table.name, data_version=dg.DataVersion(fingerprint or "missing"), metadata=metadata
+        )
+
+    with relying_on(MULTI_OBSERVABLE_SOURCE_ASSET):
+        return dg.multi_observable_source_asset(specs=[spec], name=f"observe_{table.name}")(_observe)
 
 
 etl1_tables = [etl1_table_asset(t) for t in ETL1_REFERENCE_TABLES]
@@ -63,26 +89,31 @@ ETL1_TABLE_SPECS = [
         deps=[RAW_BATCH_ASSET],
         partitions_def=etl1_batch_partitions,
         group_name=ETL1_GROUP,
+        owners=OWNERS,
         kinds={"duckdb", "parquet"},
         description=(
             f"ETL1's `{t.relative_path}` (key: {', '.join(t.key)}): upserted from raw batches by"
-            f" `{'{'}job{'}'}`, first writer wins; one materialization per batch applied."
-        ).replace("{job}", "etl1_batch_job"),
-        metadata={"relative_path": t.relative_path},
+            " `etl1_batch_job`, first writer wins; one materialization per batch applied."
+        ),
+        metadata=_table_metadata(t),
     )
     for t in ETL1_EXTRACT_TABLES
 ]
 
 
 @dg.op(tags={ETL1_WRITER_TAG: "true"})
-def apply_etl1_batch(context: dg.OpExecutionContext, etl1: Etl1Resource) -> None:
+def apply_etl1_batch(context: dg.OpExecutionContext, etl1: Etl1Resource, monitoring: MonitoringResource) -> None:
     """Apply one raw batch (the run's partition) to ETL1's seven extract tables (CONTRACT
     section 5): in DuckDB within the memory budget, each table replaced atomically, a table
     that gains nothing not rewritten; a batch left half-applied by a killed run is
-    completed first. Records one materialization per table with what it gained."""
+    completed first. Records one materialization per table with what it gained, and
+    publishes the batch's metrics when CloudWatch is configured."""
     writer = etl1.writer(run_id=context.run.run_id, log=context.log.info, warn=context.log.warning)
     results = writer.apply([writer.batch(context.partition_key)])
     result = results[-1]
+    monitoring.publish(
+        "etl1_batch_job", batch_values(result, writer.budget_bytes), warn=context.log.warning
+    )
     for table in ETL1_EXTRACT_TABLES:
         stat = writer.etl1.stat(table.relative_path)
         context.log_event(

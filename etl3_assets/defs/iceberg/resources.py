@@ -63,6 +63,13 @@ class IcebergTableResource(dg.ConfigurableResource):
         maintenance = iceberg.maintain(table, timedelta(hours=self.snapshot_retention_hours))
         return result, maintenance
 
+    def table_facts(self) -> tuple[str, int]:
+        """The table's location and its rows in the current snapshot (every month)."""
+        table = self.table()
+        snapshot = table.current_snapshot()
+        rows = int(snapshot.summary.get("total-records", 0)) if snapshot and snapshot.summary else 0
+        return table.location(), rows
+
     def check_month(self, year_month: str, staged: pl.LazyFrame, snapshot_id: int | None) -> dict[str, Any]:
         """Rows and content digest of the month in the table against the staged month."""
         return iceberg.check_month(self.table(), year_month, staged, snapshot_id=snapshot_id)

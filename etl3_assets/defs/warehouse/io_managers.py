@@ -42,7 +42,9 @@ class StagedMonthIOManager(dg.ConfigurableIOManager):
             if os.path.exists(local):
                 os.remove(local)
             storage.close()
-        context.add_output_metadata({"path": dg.MetadataValue.path(storage.uri(key)), "rows": rows})
+        context.add_output_metadata(
+            {"path": dg.MetadataValue.path(storage.uri(key)), "rows": rows, "dagster/uri": storage.uri(key)}
+        )
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         """This run's staged month (its upstream output names the run that staged it: the

@@ -10,8 +10,9 @@ import dagster as dg
 import polars as pl
 
 from etl3_assets.defs.executors import run_process_pid
+from etl3_assets.defs.retries import step_retry_policy
 from etl3_assets.defs.s3 import Etl3S3Resource, s3_connection
-from etl3_assets.lib.hive.manifest import MonthManifest
+from etl3_assets.lib.hive.manifest import MonthManifest, committed_rows
 from etl3_assets.lib.hive.plan import MonthPlan, plan_month
 from etl3_assets.lib.hive.reader import scan_month
 from etl3_assets.lib.hive.writer import MonthWriteResult, WriterSettings, write_month
@@ -40,7 +41,14 @@ class WarehouseResource(dg.ConfigurableResource):
     upload_threads: int = _DEFAULTS.upload_threads
     lock_lease_seconds: float = _DEFAULTS.month_lock_lease_seconds
     lock_wait_seconds: float = _DEFAULTS.month_lock_wait_seconds
+    step_retries: int = _DEFAULTS.step_retries
+    step_retry_delay_seconds: float = _DEFAULTS.step_retry_delay_seconds
     s3: Optional[Etl3S3Resource] = None
+
+    def retry_policy(self) -> dg.RetryPolicy:
+        """The retries of the steps that write to or read from this warehouse (and Glue,
+        CloudWatch): ``defs/retries.py``."""
+        return step_retry_policy(self.step_retries, self.step_retry_delay_seconds)
 
     def storage(self) -> WarehouseStorage:
         return open_storage(
@@ -103,6 +111,10 @@ class WarehouseResource(dg.ConfigurableResource):
         storage = self.storage()
         key = find_staged(storage, asset, year_month, run_ids)
         return None if key is None else pl.scan_parquet(storage.uri(key), storage_options=storage.reader_options())
+
+    def committed_rows(self) -> int:
+        """Rows of every committed month: the Hive table's row count."""
+        return committed_rows(self.storage())
 
     def committed_files(self, year_month: str) -> pl.DataFrame:
         """Key, rows and bytes of every file of the month's committed manifest."""

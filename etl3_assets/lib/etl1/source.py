@@ -224,6 +224,11 @@ class Etl1Source:
             frame = pl.from_arrow(batch)
             yield frame.select(contract_reading(FACT_RATE, frame.schema).select()).filter(this_month)
 
+    def row_count(self, table: Etl1Table) -> int:
+        """Rows of the stored table, from its parquet footer."""
+        with self.storage.open_input_file(table.relative_path) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+
     def exists(self, table: Etl1Table) -> bool:
         return self.storage.stat(table.relative_path) is not None
 

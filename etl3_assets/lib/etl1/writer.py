@@ -140,6 +140,11 @@ class Etl1Writer:
                 results.append(self._apply_one(batch))
         return results
 
+    @property
+    def budget_bytes(self) -> int:
+        """The process tree's budget: the memory limit plus the fixed overhead."""
+        return (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
+
     def _duckdb(self, work: str) -> duckdb.DuckDBPyConnection:
         # in memory, spilling to the work folder past the limit: a file-backed database
         # would compress and write every intermediate table even when it fits
@@ -155,7 +160,7 @@ class Etl1Writer:
     def _apply_one(self, batch: RawBatch, *, dry_run: bool = False, interrupted: BatchRecord | None = None) -> BatchResult:
         result = BatchResult(batch.stem, dry_run=dry_run)
         progress = WriteProgress(total_rows=0, phase="read")
-        budget = (self.memory_limit_mb + FIXED_OVERHEAD_MB) * MIB
+        budget = self.budget_bytes
         started = time.perf_counter()
         work = tempfile.mkdtemp(prefix="etl3-etl1-", dir=self.work_dir)
         watch = MemoryWatch(progress, budget, log=self.log, warn=self.warn, log_every_s=self.progress_every_s)

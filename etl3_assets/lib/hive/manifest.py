@@ -85,3 +85,20 @@ class MonthManifest:
         self.storage.delete(stale)
         self.storage.delete(journals)
         return stale.len()
+
+
+def committed_rows(storage: WarehouseStorage) -> int:
+    """Rows of every committed month of the warehouse (the table's row count), from the
+    manifests' ``rows`` column only: a month's keys are not read."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    total = 0
+    for key, _size in storage.list(f"{MANIFEST_PREFIX}/"):
+        name = key.rsplit("/", 1)[-1]
+        if "/" in key.removeprefix(f"{MANIFEST_PREFIX}/") or not name.endswith(".parquet"):
+            continue  # a journal (``YYYY-MM.pending/…``), not a committed manifest
+        with storage.open_input_file(key) as handle:
+            rows = pq.read_table(handle, columns=["rows"])["rows"]
+        total += int(pc.sum(rows).as_py() or 0)
+    return total

@@ -81,9 +81,13 @@ class S3Connection:
             aws_session_token=self.aws_session_token,
         )
 
-    def client(self, service: str = "s3", endpoint_url: str | None = None) -> Any:
+    def client(
+        self, service: str = "s3", endpoint_url: str | None = None, *, timeouts: tuple[float, float] | None = None
+    ) -> Any:
         """A new boto3 client. ``endpoint_url`` applies to S3 by default; another service
-        uses only the one given here, else its ``AWS_ENDPOINT_URL_<SERVICE>`` variable."""
+        uses only the one given here, else its ``AWS_ENDPOINT_URL_<SERVICE>`` variable.
+        ``timeouts`` (connect, read seconds) replace botocore's 60 s ones, for calls that
+        must not hold anything up (monitoring)."""
         from botocore.config import Config
 
         session = self._session()
@@ -97,6 +101,7 @@ class S3Connection:
                 retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
                 max_pool_connections=self.max_pool_connections,
                 request_checksum_calculation=self.request_checksum_calculation,
+                **({"connect_timeout": timeouts[0], "read_timeout": timeouts[1]} if timeouts else {}),
             ),
         )
 

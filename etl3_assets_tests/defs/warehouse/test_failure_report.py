@@ -5,36 +5,14 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from etl3_assets.defs.dagster_features import relying_on
-from etl3_assets.defs.warehouse.sensors import report_failed_month
-
-BUILD_CONTEXT_REPOSITORY_DEF = (
-    dg.BetaWarning, "Parameter `repository_def` of function `build_run_status_sensor_context` is currently in beta"
-)
 
 from etl3_assets_tests.support.deployment import read_etl1, rewrite_etl1
-
-
-def _fail_month(d, month: str) -> dg.DagsterRun:
-    job = d.defs.resolve_job_def("warehouse_month_job")
-    result = job.execute_in_process(partition_key=month, instance=d.instance, raise_on_error=False)
-    assert not result.success
-    return d.instance.get_run_by_id(result.run_id)
+from etl3_assets_tests.support.monitoring import evaluate_failure_sensor, fail_month as _fail_month
 
 
 def _report(d, run: dg.DagsterRun) -> str:
     """Evaluates the sensor on the run's failure; returns what it wrote into the run's log."""
-    failure = d.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-    # the test relies on the beta `repository_def` parameter (the sensor names the failed asset from it)
-    with relying_on(BUILD_CONTEXT_REPOSITORY_DEF):
-        context = dg.build_run_status_sensor_context(
-            sensor_name="report_failed_month",
-            dagster_event=failure[0].event_log_entry.dagster_event,
-            dagster_instance=d.instance,
-            dagster_run=run,
-            repository_def=d.defs.get_repository_def(),
-        ).for_run_failure()
-    report_failed_month(context)
+    evaluate_failure_sensor(d, run)
     reports = [
         e.message
         for e in d.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
