@@ -105,10 +105,11 @@ def _failures(result) -> list[str]:
     return causes
 
 
-def _materialize_months(months: list[str]) -> list[dict]:
+def _materialize_months(months: list[str], full_rewrite: bool = False) -> list[dict]:
     import dagster as dg
 
     from etl3_assets.definitions import defs
+    from etl3_assets.defs.warehouse.jobs import full_rewrite_run_config
 
     instance = _dagster_instance()
     job = _job(defs.resolve_implicit_global_asset_job_def())
@@ -117,7 +118,10 @@ def _materialize_months(months: list[str]) -> list[dict]:
         result = job.execute_in_process(
             partition_key=month,
             instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **(full_rewrite_run_config() if full_rewrite else {}),
+            },
             asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET), dg.AssetKey(ICEBERG_ASSET)],
             raise_on_error=VERBOSE,
         )
@@ -148,7 +152,7 @@ def _apply_writer_flags(args: argparse.Namespace) -> None:
 
 
 def _print_summaries(summaries: list[dict]) -> None:
-    cols = ["month", "rows", "partitions", "files", "bytes", "stale_files_deleted"]
+    cols = ["month", "rows", "partitions", "files", "files_written", "files_kept", "files_deleted", "bytes_written"]
     print("  ".join(f"{c:>12}" for c in cols))
     for s in summaries:
         print("  ".join(f"{s.get(c, ''):>12}" for c in cols))
@@ -206,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_materialize(args: argparse.Namespace) -> None:
     _check_roots()
-    _print_summaries(_materialize_months(args.partition))
+    _print_summaries(_materialize_months(args.partition, full_rewrite=args.full_rewrite))
 
 
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
@@ -377,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_partition_flag(p, "build")
     _add_writer_flags(p)
+    p.add_argument(
+        "--full-rewrite", action="store_true",
+        help="write every file of the month; by default files whose content has not changed are kept as they are",
+    )
     p.set_defaults(func=cmd_materialize, months_flag=True)
 
     p = command(

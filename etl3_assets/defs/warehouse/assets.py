@@ -7,7 +7,7 @@ from etl3_assets.defs.etl1.resources import Etl1Resource
 from etl3_assets.defs.metadata import as_metadata
 from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, monthly_partitions
 from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs
-from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig
+from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig, MonthWriteConfig
 from etl3_assets.defs.warehouse.resources import WarehouseResource
 from etl3_assets.lib.contract import ETL1_TABLES, FACT_RATE, STAGED_ASSET, WAREHOUSE_ASSET, WAREHOUSE_DATA_PREFIX
 from etl3_assets.lib.enrich import EnrichedMonth
@@ -74,13 +74,16 @@ def staged_enriched_month(
     pool=WAREHOUSE_WRITE_POOL,
 )
 def fact_rate_enriched(
-    context: dg.AssetExecutionContext, staged: pl.LazyFrame, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, staged: pl.LazyFrame, warehouse: WarehouseResource, config: MonthWriteConfig
 ) -> dg.MaterializeResult:
     """The month in the Hive-partitioned warehouse (CONTRACT section 3): the month's files
-    are replaced exactly, then its quality metrics are computed from what was written."""
+    are replaced exactly, writing only those whose content changed (all of them with the
+    run config ``full_rewrite``), then its quality metrics are computed from what was written."""
     year_month = context.partition_key
     with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
-        result, requests = warehouse.write_month(year_month, staged, log=context.log.info, warn=context.log.warning)
+        result, requests, retries = warehouse.write_month(
+            year_month, staged, log=context.log.info, warn=context.log.warning, full_rewrite=config.full_rewrite
+        )
     written_to = warehouse.storage().uri(WAREHOUSE_DATA_PREFIX)
     context.log.info(f"wrote {year_month} to {written_to} ({result.files} files)")
     quality = month_quality_metrics(staged, warehouse.committed_files(year_month))
@@ -93,7 +96,11 @@ def fact_rate_enriched(
             "stale_files_deleted": result.stale_deleted,
             "warehouse_root": warehouse.root,
             "written_to": written_to,
-            **({"storage_requests": dg.MetadataValue.json(requests)} if requests else {}),
+            "full_rewrite": config.full_rewrite,
+            "storage_requests": dg.MetadataValue.json(requests),
+            "requests_total": sum(requests.values()),
+            "retries": sum(retries.values()),
+            **({"retries_by_operation": dg.MetadataValue.json(retries)} if retries else {}),
             **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
             **result.metrics(),
             **as_metadata(quality),
