@@ -310,7 +310,8 @@ def write_bucket(
         schema={k: LISTING_SCHEMA[k] for k in ("key", "rows", "digest")},
     )
     kept = kept_files(planned, bucket_file)
-    changed = planned.with_row_index("_file").join(kept.select("key"), on="key", how="anti")
+    # in file order: the files' row ranges follow it
+    changed = planned.with_row_index("_file").join(kept.select("key"), on="key", how="anti").sort("_file")
     if changed.height:
         manifest.journal(bucket_file.stem, changed.select("key", "digest"))
     if changed.height < planned.height:
