@@ -65,4 +65,5 @@ def rebuild_month(etl1_root: str, warehouse_root: str, year_month: str) -> None:
             open_storage(warehouse_root), year_month, enriched,
             expected_rows=enriched.select(pl.len()).collect().item(),
             settings=WriterSettings(memory_limit_mb=1, chunk_size=50, max_workers=2),
+            log=lambda line: print(line, flush=True),  # the test waits for "spilled"
         )

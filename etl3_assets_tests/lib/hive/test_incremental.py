@@ -145,8 +145,17 @@ def _rebuild_child(etl1_root: Path, warehouse_root: Path) -> subprocess.Popen:
     code = "import sys; from etl3_assets_tests.support.crashing_storage import rebuild_month; rebuild_month(*sys.argv[1:])"
     return subprocess.Popen(
         [sys.executable, "-c", code, str(etl1_root), str(warehouse_root), MONTH],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _wait_for_spill(child: subprocess.Popen) -> float:
+    """Reads the child's log until its spill is done; the time that took."""
+    started = time.monotonic()
+    for line in child.stdout:
+        if "spilled" in line:
+            break
+    return time.monotonic() - started
 
 
 def test_incremental_rebuild_sigkilled_at_random_moments_then_rerun_is_exact(etl1_root, warehouse_root):
@@ -156,10 +165,11 @@ def test_incremental_rebuild_sigkilled_at_random_moments_then_rerun_is_exact(etl
     july = {k: v for k, v in snapshot(warehouse_root).items() if "/month=07/" in k}
 
     _change_etl1(etl1_root, full, 0)
-    started = time.monotonic()
     child = _rebuild_child(etl1_root, warehouse_root)
+    until_spilled = _wait_for_spill(child)
+    started = time.monotonic()
     assert child.wait(timeout=120) == 0, child.stderr.read()
-    duration = time.monotonic() - started
+    writing = time.monotonic() - started  # the write and the commit
     assert_exact(etl1_root, warehouse_root)
 
     chance = random.Random(23)
@@ -168,7 +178,11 @@ def test_incremental_rebuild_sigkilled_at_random_moments_then_rerun_is_exact(etl
     for step in range(1, 6):
         _change_etl1(etl1_root, full, step)
         child = _rebuild_child(etl1_root, warehouse_root)
-        time.sleep(chance.uniform(0.4, 1.0) * duration)
+        if step % 3 == 0:  # any moment of the run
+            time.sleep(chance.uniform(0, until_spilled + writing))
+        else:  # a moment of its write or commit
+            _wait_for_spill(child)
+            time.sleep(chance.uniform(0, 0.7 * writing))
         try:
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:
