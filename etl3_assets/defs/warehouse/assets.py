@@ -64,6 +64,15 @@ def staged_enriched_month(
         yield dg.Output(month, metadata={"rows": rows})
 
 
+def month_interrupted(year_month: str) -> str:
+    """What an interrupted month write leaves, in one line: nothing partial is committed
+    (``lib/hive/manifest.py``), and the next run repairs it."""
+    return (
+        f"month {year_month} was interrupted before it was committed: the warehouse keeps the month as"
+        " its last complete run wrote it, and the next run of the month repairs what this one began"
+    )
+
+
 @dg.asset(
     name=WAREHOUSE_ASSET,
     ins={"staged": dg.AssetIn(STAGED_ASSET)},
@@ -80,10 +89,15 @@ def fact_rate_enriched(
     are replaced exactly, writing only those whose content changed (all of them with the
     run config ``full_rewrite``), then its quality metrics are computed from what was written."""
     year_month = context.partition_key
-    with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
-        result, requests, retries = warehouse.write_month(
-            year_month, staged, log=context.log.info, warn=context.log.warning, full_rewrite=config.full_rewrite
-        )
+    try:
+        with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
+            result, requests, retries = warehouse.write_month(
+                year_month, staged, log=context.log.info, warn=context.log.warning, full_rewrite=config.full_rewrite
+            )
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        # the writer processes are stopped and the lease released by now; still an
+        # interrupt, so Dagster stops the run's other steps too
+        raise dg.DagsterExecutionInterruptedError(month_interrupted(year_month)) from None
     written_to = warehouse.storage().uri(WAREHOUSE_DATA_PREFIX)
     context.log.info(f"wrote {year_month} to {written_to} ({result.files} files)")
     quality = month_quality_metrics(staged, warehouse.committed_files(year_month))

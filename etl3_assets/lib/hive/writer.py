@@ -474,7 +474,9 @@ def _write_buckets(
         while queue or pending:
             while queue and len(pending) < 2 * workers:
                 pending.add(pool.submit(write_bucket, storage, manifest, queue.pop(), settings.max_rows_per_file))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            # in short slices: an interrupt taken by another thread (polars', the S3
+            # uploads') reaches this main thread only when it next runs Python
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for f in finished:
                 bucket = done(f.result())
                 storage.requests.update(bucket.requests)  # the workers' requests, counted here
