@@ -41,6 +41,8 @@ class Settings:
     max_rows_per_file: int = 1_000_000
     max_workers: int = field(default_factory=_cpu_count)
     upload_threads: int = 8
+    s3_retry_mode: str = "adaptive"
+    s3_max_attempts: int = 5
     glue_threads: int = 4
     first_month: str = "2024-01"
     sensor_interval_seconds: int = 60
@@ -94,6 +96,14 @@ def _seconds(raw: str) -> float:
 
 
 SENSOR_STATES = ("running", "stopped")
+RETRY_MODES = ("standard", "adaptive", "legacy")
+
+
+def _retry_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in RETRY_MODES:
+        raise ValueError(f"expected one of {', '.join(RETRY_MODES)}")
+    return value
 ICEBERG_CATALOGS = ("auto", "glue", "sqlite")
 
 
@@ -128,6 +138,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_WORKERS", "max_workers", _positive_int, "partition-writing processes (default: CPU count)"),
     Variable("UPLOAD_THREADS", "upload_threads", _positive_int, "S3 uploads in flight per writing process"),
     Variable("GLUE_THREADS", "glue_threads", _positive_int, "Glue partition calls in flight"),
+    Variable(
+        "S3_RETRY_MODE", "s3_retry_mode", _retry_mode,
+        "boto3's retry mode for S3 and Glue: adaptive (standard, plus client-side slowing on throttling), standard or legacy",
+    ),
+    Variable(
+        "S3_MAX_ATTEMPTS", "s3_max_attempts", _positive_int,
+        "attempts per S3/Glue request, the first included; an outage longer than their backoff fails the month",
+    ),
     Variable("ETL3_FIRST_MONTH", "first_month", str, "first monthly partition (YYYY-MM)"),
     Variable(
         "ETL3_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", _positive_int, "seconds between ETL1 sensor ticks"
