@@ -58,7 +58,13 @@ def zipf_weights(n: int, exponent: float) -> list[float]:
     return [1.0 / (i ** exponent) for i in range(1, n + 1)]
 
 
-def dimension_frames(rng: Draws) -> dict[str, pl.DataFrame]:
+def payer_slugs(n: int) -> list[str]:
+    """The month's payers (``--payers``; 12 by default, issue 4's count)."""
+    return [f"payer-{i:02d}" for i in range(n)]
+
+
+def dimension_frames(rng: Draws, payers: list[str] = PAYERS) -> dict[str, pl.DataFrame]:
+    PAYERS = payers  # noqa: N806 - the month's payers, where the module's default was
     codes = [f"{10000 + i}" for i in range(N_CODES)]
     npis = [f"{1000000000 + 7 * i}" for i in range(N_NPIS)]
     pg_uids = [f"pg{i:06d}" for i in range(N_GROUPS)]
@@ -160,7 +166,8 @@ def dimension_frames(rng: Draws) -> dict[str, pl.DataFrame]:
     }
 
 
-def fact_slice(rng: Draws, year_month: str, start: int, n: int) -> pl.DataFrame:
+def fact_slice(rng: Draws, year_month: str, start: int, n: int, payers: list[str] = PAYERS) -> pl.DataFrame:
+    PAYERS = payers  # noqa: N806 - the month's payers, where the module's default was
     code = rng.choice(N_CODES, n, zipf_weights(N_CODES, CODE_ZIPF_EXPONENT))
     group = rng.integers(0, N_GROUPS, n)
     frame = pl.DataFrame(
@@ -187,16 +194,19 @@ def fact_slice(rng: Draws, year_month: str, start: int, n: int) -> pl.DataFrame:
     )
 
 
-def generate_month(root: str | Path, rows: int, year_month: str = "2025-08", seed: int = 4) -> Path:
-    """Write the ETL1 star schema for one month of ``rows`` fact rows under ``root``."""
+def generate_month(
+    root: str | Path, rows: int, year_month: str = "2025-08", seed: int = 4, payers: int = len(PAYERS)
+) -> Path:
+    """Write the ETL1 star schema for one month of ``rows`` fact rows of ``payers`` payers under ``root``."""
     rng = Draws(seed)
-    for name, frame in dimension_frames(rng).items():
+    slugs = payer_slugs(payers)
+    for name, frame in dimension_frames(rng, slugs).items():
         write_etl1_table(root, name, frame)
     path = Path(root) / FACT_RATE.relative_path
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = None
     for start in range(0, rows, SLICE_ROWS):
-        table = conform_to_contract(FACT_RATE, fact_slice(rng, year_month, start, min(SLICE_ROWS, rows - start))).to_arrow()
+        table = conform_to_contract(FACT_RATE, fact_slice(rng, year_month, start, min(SLICE_ROWS, rows - start), slugs)).to_arrow()
         writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
         writer.write_table(table)
     if writer:
@@ -209,8 +219,9 @@ def main() -> None:
     parser.add_argument("root")
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--month", default="2025-08")
+    parser.add_argument("--payers", type=int, default=len(PAYERS))
     args = parser.parse_args()
-    generate_month(args.root, args.rows, args.month)
+    generate_month(args.root, args.rows, args.month, payers=args.payers)
 
 
 if __name__ == "__main__":
