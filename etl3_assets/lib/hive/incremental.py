@@ -2,8 +2,8 @@
 files a rebuild may keep.
 
 A file's digest is computed from its rows, before encoding, so that an unchanged file
-costs neither an encode nor a write: every row of a bucket is hashed twice (two seeds,
-each row's every column, nulls included) and a file's digest is the BLAKE2b of its rows'
+costs neither an encode nor a write: every row of a bucket is hashed twice (polars'
+``hash_rows`` with two seeds, each row's every column, nulls included) and a file's digest is the BLAKE2b of its rows'
 hashes in file order, salted with the file columns' schema and the polars version (the
 row hash is polars' own, stable for one version, not promised across versions: another
 version, or a changed schema, gives other digests, so the month is rewritten once).
@@ -36,8 +36,8 @@ def _salt(schema: pl.Schema) -> bytes:
 def file_digests(rows: pl.DataFrame, order: pl.Series | None, lengths: list[int]) -> list[str]:
     """The digest of each file cutting ``rows`` (taken in ``order``) into consecutive
     ranges of ``lengths`` rows."""
-    every = pl.struct(pl.all())
-    hashes = rows.select(*(every.hash(seed).alias(f"h{i}") for i, seed in enumerate(ROW_HASH_SEEDS)))
+    # DataFrame.hash_rows: a quarter of the time of a struct's hash, without its copy
+    hashes = pl.DataFrame({f"h{i}": rows.hash_rows(seed) for i, seed in enumerate(ROW_HASH_SEEDS)})
     if order is not None:
         hashes = hashes[order]
     matrix = np.ascontiguousarray(hashes.to_numpy(), dtype=np.uint64)

@@ -93,7 +93,7 @@ class MonthManifest:
         """Step 1: returns the trusted part of the committed manifest (key, rows, bytes,
         digest), whose files may be kept; journals the committed keys as ``-previous``."""
         committed = self.committed()
-        self._committed = committed
+        self._committed = committed.select("key")  # all that commit needs of it
         own = f"{self.journal_prefix}{self.run_token}-"
         dirty = [
             _decode(self.storage.get_bytes(j)).select("key")
