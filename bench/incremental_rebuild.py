@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback servers of the tests
 
 from generate_month import generate_month, payer_slugs  # noqa: E402
-from materialize_run import REPO, YEAR_MONTH, run_command  # noqa: E402
+from materialize_run import REPO, YEAR_MONTH, run_command, run_log  # noqa: E402
 
 from etl3_assets.lib.contract import FACT_RATE, WAREHOUSE_ASSET  # noqa: E402
 from etl3_assets.lib.hive.writer import FIXED_OVERHEAD_MB  # noqa: E402
@@ -48,30 +48,9 @@ METADATA_KEYS = (
 
 
 def warehouse_metadata(dagster_home: Path) -> dict:
-    """The newest run's warehouse materialization metadata and its steps' wall times."""
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    import dagster as dg
-
-    with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        starts, steps, metadata = {}, {}, {}
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None:
-                continue
-            if event.event_type_value == "STEP_START":
-                starts[event.step_key] = record.timestamp
-            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-                steps[event.step_key] = round(record.timestamp - starts.get(event.step_key, record.timestamp), 2)
-            elif event.event_type_value == "ASSET_MATERIALIZATION":
-                mat = event.event_specific_data.materialization
-                if mat.asset_key.path[-1] == WAREHOUSE_ASSET:
-                    metadata = {k: v.value for k, v in mat.metadata.items()}
-        return {
-            "status": str(run.status),
-            "step_wall_s": steps,
-            "writer": {k: metadata[k] for k in METADATA_KEYS if k in metadata},
-        }
+    """The newest run's status, steps' wall times and warehouse materialization metadata."""
+    _, status, steps, _, metadata = run_log(dagster_home)
+    return {"status": status, "step_wall_s": steps, "writer": {k: metadata[k] for k in METADATA_KEYS if k in metadata}}
 
 
 def main() -> None:

@@ -97,28 +97,24 @@ def _seconds(raw: str) -> float:
 
 SENSOR_STATES = ("running", "stopped")
 RETRY_MODES = ("standard", "adaptive", "legacy")
-
-
-def _retry_mode(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in RETRY_MODES:
-        raise ValueError(f"expected one of {', '.join(RETRY_MODES)}")
-    return value
 ICEBERG_CATALOGS = ("auto", "glue", "sqlite")
 
 
-def _iceberg_catalog(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in ICEBERG_CATALOGS:
-        raise ValueError(f"expected one of {', '.join(ICEBERG_CATALOGS)}")
-    return value
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser of a value among ``choices`` (case and surrounding spaces ignored)."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
 
 
-def _sensor_state(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in SENSOR_STATES:
-        raise ValueError(f"expected one of {', '.join(SENSOR_STATES)}")
-    return value
+_retry_mode = _one_of(RETRY_MODES)
+_iceberg_catalog = _one_of(ICEBERG_CATALOGS)
+_sensor_state = _one_of(SENSOR_STATES)
 
 
 def _positive_int(raw: str) -> int:
