@@ -404,27 +404,50 @@ def _share_spill_counter(counter) -> None:
     _spilled_rows = counter
 
 
-def _spill_counted(enriched: pl.LazyFrame, scratch: Path, n_buckets: int, chunk_rows: int) -> list[Path]:
+def _spill_counted(
+    enriched: pl.LazyFrame, scratch: Path, n_buckets: int, chunk_rows: int, manifest: MonthManifest, full_rewrite: bool
+) -> list[Path]:
     def count(rows: int) -> None:
         _spilled_rows.value = rows
 
-    return spill_buckets(enriched, scratch, n_buckets, chunk_rows, on_chunk=count)
+    bucket_files = spill_buckets(enriched, scratch, n_buckets, chunk_rows, on_chunk=count)
+    _begin(manifest, bucket_files, n_buckets, full_rewrite)
+    return bucket_files
+
+
+def _begin(manifest: MonthManifest, bucket_files: list[Path], n_buckets: int, full_rewrite: bool) -> None:
+    """Step 1 of the manifest's protocol, then each bucket's share of the trusted
+    committed files put beside it (none for a full rewrite)."""
+    trusted = manifest.begin()
+    if not full_rewrite:
+        split_trusted(trusted, bucket_files, bucket_of(n_buckets))
 
 
 def _spill(
-    enriched: pl.LazyFrame, scratch: Path, n_buckets: int, settings: WriterSettings, progress: WriteProgress
+    enriched: pl.LazyFrame,
+    scratch: Path,
+    n_buckets: int,
+    settings: WriterSettings,
+    progress: WriteProgress,
+    manifest: MonthManifest,
 ) -> list[Path]:
-    """Phase 1, in a spawned process whenever a pool of writers follows. polars' allocator
-    keeps freed memory for several seconds (bench/measured/design-measurements.md); in
-    process, that would overlap the first buckets being written."""
+    """Phase 1 and the manifest's ``begin``, in a spawned process whenever a pool of
+    writers follows. polars' allocator keeps freed memory for several seconds
+    (bench/measured/design-measurements.md); in process, that would overlap the first
+    buckets being written (the committed manifest is read there too: hundreds of
+    thousands of keys)."""
     chunk_rows = settings.spill_chunk_rows()
     if n_buckets <= 1 or settings.max_workers <= 1:
-        return spill_buckets(
+        bucket_files = spill_buckets(
             enriched, scratch, n_buckets, chunk_rows, on_chunk=lambda rows: setattr(progress, "rows_done", rows)
         )
+        _begin(manifest, bucket_files, n_buckets, settings.full_rewrite)
+        return bucket_files
     counter = BARE_SPAWN.Value("q", 0, lock=False)
     with stopping_pool(1, initializer=_share_spill_counter, initargs=(counter,)) as pool:
-        spilled = pool.submit(_spill_counted, enriched, scratch, n_buckets, chunk_rows)
+        spilled = pool.submit(
+            _spill_counted, enriched, scratch, n_buckets, chunk_rows, manifest, settings.full_rewrite
+        )
         while True:
             try:
                 return spilled.result(timeout=0.5)
@@ -509,18 +532,14 @@ def write_month(
     try:
         with watch:
             t0 = time.perf_counter()
-            bucket_files = _spill(enriched, scratch, n_buckets, settings, progress)
+            manifest = MonthManifest(storage, year_month)
+            bucket_files = _spill(enriched, scratch, n_buckets, settings, progress, manifest)
             result.seconds["spill"] = time.perf_counter() - t0
             log(
                 f"{year_month}: spilled {expected_rows:,} rows into {len(bucket_files)} buckets"
                 f" in {result.seconds['spill']:.1f} s; writing with {settings.max_workers} workers"
             )
 
-            manifest = MonthManifest(storage, year_month)
-            trusted = manifest.begin()
-            if not settings.full_rewrite:
-                split_trusted(trusted, bucket_files, bucket_of(n_buckets))
-            del trusted
             t1 = time.perf_counter()
             progress.phase, progress.started, progress.rows_done = "write", t1, 0
             written = _write_buckets(storage, manifest, bucket_files, settings, progress)
