@@ -478,14 +478,16 @@ STOP_SECONDS = 1.5
 PR_SET_PDEATHSIG = 1
 
 
-def _child_setup() -> None:
-    """In the child, before exec: a new process group (the terminal's Ctrl-C reaches only
-    the front), and SIGINT if the front dies (Linux), so the run never outlives it."""
-    os.setpgid(0, 0)
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _die_with_front():
+    """A function for the child to call right after fork: SIGINT when the front dies
+    (Linux), so the run never outlives it. Resolved before the fork, so the child makes
+    one plain system call and takes no lock another thread of the front might hold."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 def run_behind_front(argv: list[str]) -> int:
@@ -504,8 +506,9 @@ def run_behind_front(argv: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
+    # a process group of its own: the terminal's Ctrl-C reaches only this front
     child = subprocess.Popen(
-        [sys.executable, "-m", "etl3_assets.cli", RUN_HERE, *argv], preexec_fn=_child_setup
+        [sys.executable, "-m", "etl3_assets.cli", RUN_HERE, *argv], process_group=0, preexec_fn=_die_with_front()
     )
     try:
         return _wait(child)
