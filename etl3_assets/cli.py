@@ -303,9 +303,20 @@ def _print_run(month: str, result) -> list[str]:
 
     # the input checks first: they decide whether the rest means anything
     evaluations = sorted(result.get_asset_check_evaluations(), key=lambda e: e.asset_key.to_user_string() != STAGED_ASSET)
+    from etl3_assets.lib.quality.validation import FACT_ROWS_WITHOUT_MONTH
+
+    notes = []
     for e in evaluations:
         status = "passed" if e.passed else ("WARNING" if e.severity == dg.AssetCheckSeverity.WARN else "FAILED")
         print(f"{month}  {e.asset_key.to_user_string()}.{e.check_name:<18} {status:<8} {e.description or ''}")
+        without_month = e.metadata.get(FACT_ROWS_WITHOUT_MONTH)
+        if without_month is not None and without_month.value:
+            notes.append(
+                f"{month}  ETL1 table fact_rate: {without_month.value} rows have an empty year_month"
+                " (no month: counted, never written)"
+            )
+    for note in notes:
+        print(note)
     return [] if result.success else [f"{month}: {cause}" for cause in _failures(result)]
 
 

@@ -8,7 +8,7 @@ from etl3_assets.definitions import defs
 ETL1_TABLES = [
     "bench_medicare_comprehensive", "dim_code", "dim_code_cat", "dim_npi", "dim_npi_address",
     "dim_npi_address_geolocation", "dim_payer", "dim_pos_set", "dim_provider_group", "fact_rate",
-    "xref_pg_member_npi",
+    "xref_pg_member_npi", "xref_pg_member_tin",
 ]
 
 

@@ -132,7 +132,7 @@ def test_validate_without_etl1_fails_naming_the_root(tmp_path):
     assert done.returncode == 1
     out, err = lines(done.stdout), lines(done.stderr)
     expected = (
-        f"ETL1 root {missing}: none of the 11 ETL1 tables is there (expected e.g."
+        f"ETL1 root {missing}: none of the 12 ETL1 tables is there (expected e.g."
         f" {missing}/gold/fact_rate.parquet): is the ETL1 root (ETL1_ROOT) right?"
     )
     assert re.match(rf"{MONTH}  staged_enriched_month\.etl1_schema +FAILED +{re.escape(expected)}", out[0]), out
@@ -149,6 +149,15 @@ def test_a_new_dagster_home_gets_no_configuration_notice(etl1_root, tmp_path):
     assert "No dagster instance configuration file" not in done.stderr
     assert (tmp_path / "fresh_home" / "dagster.yaml").exists()
     assert lines(done.stdout)[0].startswith(f"{MONTH}  staged_enriched_month.etl1_schema        passed")
+    # the sample's fact rows with an empty year_month: counted, reported, never a month
+    without_month = pl.read_parquet(etl1_root / "gold" / "fact_rate.parquet").filter(
+        pl.col("year_month").is_null() | (pl.col("year_month") == "")
+    ).height
+    assert without_month > 0
+    assert (
+        f"{MONTH}  ETL1 table fact_rate: {without_month} rows have an empty year_month (no month: counted, never written)"
+        in lines(done.stdout)
+    ), done.stdout
 
 
 def _warning_lines(text: str) -> list[str]:

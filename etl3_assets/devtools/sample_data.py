@@ -1,5 +1,11 @@
 """Deterministic sample ETL1 data (CONTRACT.md section 1) with the awkward values real data has.
 
+The files are laid out as the real ETL1 (``workcomp-rates-etl``) writes them: extra columns
+of any type (timestamps, booleans, an all-null column), NaN for missing numbers in the
+reference tables, placeholder ``dim_npi`` rows, ``npi`` ``0`` for TIN-level contracts,
+several TINs per group, fact rows with an empty ``year_month``, ``pos_members`` ``[]`` and
+``["l", "n", "u"]``, and the three Medicare benchmarks stacked with two effective months.
+
 Every character Hive percent-encodes, values that already look percent-encoded, padding,
 non-ASCII text and nulls reach every partition column of the enriched fact, and every
 foreign key dangles somewhere, so the enrichment joins, the partition writer and the
@@ -20,14 +26,26 @@ import hashlib
 import os
 import random
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from etl3_assets.lib.storage import open_storage
-from etl3_assets.lib.contract import ETL1_BY_NAME, ETL1_TABLES, FACT_RATE, YEAR_MONTH_PATTERN, Etl1Table
+# the file writer lives in etl1_files; its names stay importable from here
+from etl3_assets.devtools.etl1_files import (  # noqa: F401
+    as_etl1_writes,
+    conform_to_contract,
+    etl1_extra_columns,
+    write_etl1_table,
+)
+from etl3_assets.lib.contract import (
+    BENCHMARK_RATE_COLUMNS,
+    ETL1_BY_NAME,
+    ETL1_TABLES,
+    FACT_RATE,
+    TIN_LEVEL_NPI,
+    YEAR_MONTH_PATTERN,
+)
 
 DEFAULT_MONTHS = ("2025-07", "2025-08", "2025-09")
 
@@ -35,21 +53,22 @@ DEFAULT_MONTHS = ("2025-07", "2025-08", "2025-09")
 # `/ , = % # " ' : * ? [ ] { } ^ \`, a tab, DEL, non-ASCII, padding and a fake `%2F`. ---
 
 DIM_PAYERS = (
-    ("aetna", "Aetna Life Insurance Company", "health insurance issuer"),
-    ("blue cross/blue shield, ga", "Blue Cross & Blue Shield of Georgia, Inc.", "health insurance issuer"),
-    ('cigna "open access" #2', 'Cigna Health and Life "OAP" = 100%', "third-party administrator"),
-    ("uhc=50% o'neil", "UnitedHealthcare of Puerto Rico — Mayagüez", None),
+    ("aetna", "Aetna Life Insurance Company"),
+    ("blue cross/blue shield, ga", "Blue Cross & Blue Shield of Georgia, Inc."),
+    ('cigna "open access" #2', 'Cigna Health and Life "OAP" = 100%'),
+    ("uhc=50% o'neil", "UnitedHealthcare of Puerto Rico — Mayagüez"),
 )
 MAIN_PAYERS = tuple(p[0] for p in DIM_PAYERS)
-DANGLING_PAYERS = ("kaiser: *? [ca] {north} ^1", "tricare\\east\tregion\x7f", " mayagüez 東京 ", "a%2Fb", None)
+DANGLING_PAYERS = ("kaiser: *? [ca] {north} ^1", "tricare\\east\tregion\x7f", " mayagüez 東京 ", "a%2Fb", "", None)
 
 BENCH_STATES = ("GA", "CA", "PR", "TX", "São Paulo")
 MAIN_STATES = BENCH_STATES[:4]
-ODD_STATES = ("N/A, unknown", '"XX" #1 = 5%', "'PR': *? [a] {b} ^c", "TX\\NM\tEL\x7f", " GA ", "a%2Fb", None)
+ODD_STATES = ("N/A, unknown", '"XX" #1 = 5%', "'PR': *? [a] {b} ^c", "TX\\NM\tEL\x7f", " GA ", "a%2Fb", "", None)
 
 MAIN_BILLING_CLASSES = ("professional", "institutional")
+# Real extracts write a missing billing_class as "" (CONTRACT section 3: an empty partition value).
 ODD_BILLING_CLASSES = (
-    None, "professional/institutional, both", "inst'l \"facility\" #2 = 80%", "prof: *? [a] {b} ^c",
+    None, "", "professional/institutional, both", "inst'l \"facility\" #2 = 80%", "prof: *? [a] {b} ^c",
     "prof\\inst\tx\x7f", " profesión 東京 ", "a%2Fb",
 )
 
@@ -74,14 +93,15 @@ CODES = (
     ("MS-DRG", "470", "Major hip and knee joint replacement w/o MCC", None),
     ("RC", "0450", "Emergency room - general", "ER general"),
 )
-# (proc_cd, procedure_set, procedure_class, procedure_group).  MS-DRG 470 and RC 0450 have
+# (proc_cd, proc_set, proc_class, proc_group): the BETOS/RBCS levels, with the real
+# `Office/ outpatient services` (a space after the slash).  MS-DRG 470 and RC 0450 have
 # no row; A0428 has a row but no dim_code entry.
 CODE_CATS = (
-    ("99213", "Evaluation and Management", "Office/outpatient services", "Office visits"),
-    ("99214", "Evaluation and Management", "Office/outpatient services", "Office visits"),
+    ("99213", "Evaluation and Management", "Office/ outpatient services", "Office visits"),
+    ("99214", "Evaluation and Management", "Office/ outpatient services", "Office visits"),
     ("99283", "Evaluation and Management", "Emergency department services", "ED visits"),
     ("99284", "Evaluation and Management", None, "ED visits"),
-    ("97110", "Medicine", "Consults, office & home", None),
+    ("97110", "Medicine", "", None),
     ("27447", "Procedures", "Major procedure", "Musculoskeletal"),
     ("00790", "Anesthesia", "Major procedure", "Anesthesia"),
     ("70553", "Imaging: CT*? [MRI] {PET} ^x", "Advanced imaging: *? [CT] {MRI} ^2", "Imaging"),
@@ -108,21 +128,22 @@ BASE_RATES = {
 TAXONOMIES = (
     "207Q00000X", "208D00000X", "207R00000X", "261QM1300X", "282N00000X", None,
     "207Q00000X/FM, peds", '"363L00000X" \'NP\' #1 = 100%', "2084P0800X: *? [psych] {adult} ^1",
-    "122300000X\\dental\tx\x7f", " Médico 東京 ", "363L%2FF0200X",
+    "122300000X\\dental\tx\x7f", " Médico 東京 ", "363L%2FF0200X", "",
 )
 TAXONOMY_DESCRIPTIONS = {
     "207Q00000X": "Family Medicine", "208D00000X": "General Practice",
     "207R00000X": "Internal Medicine", "261QM1300X": "Clinic/Center, Multi-Specialty",
     "282N00000X": "General Acute Care Hospital",
 }
+# Market areas are MSAs or CSAs, as the Census geocoder names them.
 STAT_AREAS = (
-    "Atlanta-Sandy Springs-Alpharetta, GA", "Los Angeles-Long Beach-Anaheim, CA",
-    "San Juan-Bayamón-Caguas, PR", "Mayagüez, PR", "Dallas-Fort Worth-Arlington, TX",
+    "Atlanta--Athens-Clarke County--Sandy Springs, GA-AL CSA", "Los Angeles-Long Beach-Anaheim, CA",
+    "San Juan-Bayamón, PR CSA", "Mayagüez, PR", "Dallas-Fort Worth, TX-OK CSA",
     "São Paulo", "東京", "Winston-Salem/High Point, NC", 'Metro "East" \'Side\' #4 = 25%',
-    "Area: *? [north] {south} ^up", "Back\\slash\tarea\x7f", " Padded Area ", "a%2Fb",
+    "Area: *? [north] {south} ^up", "Back\\slash\tarea\x7f", " Padded Area ", "a%2Fb", "",
 )
 REAL_STAT_AREAS = STAT_AREAS[:5]
-STAT_AREA_CODES = dict(zip(REAL_STAT_AREAS, ("12060", "31080", "41980", "32420", "19100")))
+STAT_AREA_CODES = dict(zip(REAL_STAT_AREAS, ("122", "31080", "490", "32420", "206")))
 
 # (city, state, postal_code, country_code, county_name, county_fips, latitude, longitude)
 CITIES = (
@@ -149,18 +170,30 @@ ORG_NAMES = (
 # pos_members of the dim_pos_set rows; each pos_set_id is derived from the position.
 POS_SETS = (
     ["11"], ["11", "22"], ["21", "22", "23"], [], None, ["02", "10"], ["19", "22", "99 - other, unlisted"],
+    ["l", "n", "u"],
 )
 NEGOTIATED_TYPES = ("negotiated", "fee schedule", "percentage", "derived", "per diem")
 ARRANGEMENTS = ("ffs", "bundle", "capitation", None)
-EXPIRATION_DATES = ("9999-12-31", "2025-12-31", "2026-06-30", None)
+EXPIRATION_DATES = ("9999-12-31", "2025-12-31", "2026-06-30", "", None)
 # Placed on the first rows of every month so the extremes exist whatever the seed.
-EXTREME_RATES = (0.01, 0.04, 999_999.99, 425_000.0)
+EXTREME_RATES = (0.01, 0.04, 999_999.99, 425_000.0, 0.0)
+# Fact rows whose source file date ETL1 could not parse: no month ("" and, once, null).
+ROWS_WITHOUT_MONTH = 7
 
-# Benchmark cells pinned so the fact is sure to meet a zero, a null and a missing rate.
-BENCH_ZERO = {("GA", "CPT", "99214"), ("CA", "HCPCS", "J1885")}
-BENCH_NULL = {("GA", "CPT", "99283"), ("PR", "CPT", "80053")}
-BENCH_MISSING = {("CA", "CPT", "70553"), ("TX", "CPT", "99213")}
-BENCH_PRESENT = {("GA", "CPT", "99213"), ("PR", "CPT", "99214")}
+# The Medicare benchmarks (CONTRACT section 1): three tables stacked, each row filling its
+# own columns and labelled with its own code_type, effective from its year_month.
+BENCH_LABELS = {"professional": "CPT", "opps": "HCPCS", "asc": "CPT"}
+BENCH_FIRST_EFFECTIVE = "2025-01"  # the 2025 fee schedules
+BENCH_REVISED = "2025-08"  # a mid-year revision of some cells, effective from August
+BENCH_FUTURE = "2026-01"  # takes effect after every sample month: never applies
+# Cells (state, code) pinned so the fact is sure to meet a zero, a null and a missing rate,
+# a cell that only exists from the revision on, and a cell only in the future.
+BENCH_ZERO = {("GA", "99214"), ("CA", "J1885"), ("GA", "99283")}
+BENCH_NULL = {("GA", "99283"), ("PR", "80053")}
+BENCH_MISSING = {("CA", "70553"), ("TX", "99213")}
+BENCH_PRESENT = {("GA", "99213"), ("PR", "99214")}
+BENCH_ONLY_REVISED = {("PR", "99213"), ("GA", "70553")}
+BENCH_ONLY_FUTURE = {("CA", "99214")}
 
 # --- Provider network shape. ---
 
@@ -169,6 +202,11 @@ GROUP_SIZES = (0, 1, 1, 2, 3, 2, 4, 3)  # members per group, cycled by group ind
 GROUPS_WITH_DANGLING_MEMBER = (6, 14, 22)  # an extra member absent from dim_npi
 GROUP_WITH_DANGLING_PRIMARY = 11  # ... and here that member is the smallest npi
 GROUP_ONLY_IN_XREF = 13  # in xref_pg_member_npi but not dim_provider_group
+# TIN-level contracts: npi `0` in xref_pg_member_npi, alone (groups without members) or
+# beside real NPIs (where `0` would be the smallest npi if it counted).
+GROUPS_WITH_TIN_LEVEL_NPI = (0, 8, 2, 5)
+TINS_PER_GROUP = (1, 2, 0, 3, 1, 1, 2)  # cycled by group index
+PLACEHOLDER_NPI_ROWS = 3  # dim_npi rows with every contract column null
 DANGLING_PG = "pg_0000deadbeef0000"
 # Address layouts, cycled over primary NPIs.  Only the first three expose a stat_area_name.
 LAYOUTS = ("loc", "multi", "mail_only", "none", "no_geo", "null_stat")
@@ -184,37 +222,6 @@ class _Profile:
     stat_area: str | None  # stat_area_name of the address the contract picks
     enumeration_type: str | None
     sole_proprietor: str | None
-
-
-# --- Writing. ---
-
-
-def conform_to_contract(table: Etl1Table, df: pl.DataFrame) -> pl.DataFrame:
-    """Cast and order ``df`` to the contract schema; columns it lacks become nulls."""
-    unknown = [c for c in df.columns if c not in table.schema]
-    if unknown:
-        raise ValueError(f"{table.name}: columns not in the contract: {unknown}")
-    return df.select(
-        pl.col(c).cast(dtype) if c in df.columns else pl.repeat(None, df.height, dtype=dtype).alias(c)
-        for c, dtype in table.schema.items()
-    )
-
-
-def write_etl1_table(root: str | os.PathLike, table_name: str, df: pl.DataFrame) -> str:
-    """Write ``df`` as ``<root>/<folder>/<table_name>.parquet`` in the contract schema; returns the path.
-
-    Columns missing from ``df`` are written as nulls, so tests can hand-make small frames.
-    """
-    if table_name not in ETL1_BY_NAME:
-        raise ValueError(f"unknown ETL1 table {table_name!r}; expected one of {sorted(ETL1_BY_NAME)}")
-    table = ETL1_BY_NAME[table_name]
-    frame = conform_to_contract(table, df)
-    storage = open_storage(os.fspath(root))
-    fd, local = tempfile.mkstemp(prefix=f"etl1-{table.name}-", suffix=".parquet")
-    os.close(fd)
-    frame.write_parquet(local)
-    storage.put_file(table.relative_path, local)
-    return storage.uri(table.relative_path)
 
 
 # --- Generation. ---
@@ -324,19 +331,42 @@ def _provider_network(rng: random.Random, pg_uids: list[str]) -> dict[str, list[
     orphan_hash = _sha("orphan", dangling[0])[:16]  # an NPI in no dimension, geocoded anyway
     geo_rows.append(_geolocation_row(rng, dangling[0], orphan_hash, rng.choice(CITIES), REAL_STAT_AREAS[0]))
 
+    # placeholders: NPIs not fetched from NPPES yet, every contract column null
+    npi_rows += [{}] * PLACEHOLDER_NPI_ROWS
     xref_rows = []
     for g, members in enumerate(groups):
+        tin_level = [TIN_LEVEL_NPI] if g in GROUPS_WITH_TIN_LEVEL_NPI else []
         # Mostly largest first, so the primary (smallest) npi is usually not the first row.
-        for npi in sorted(members, reverse=g % 5 != 0):
+        for npi in sorted(members, reverse=g % 5 != 0) + tin_level:
             xref_rows.append({"pg_uid": pg_uids[g], "npi": npi})
     pg_rows = [_provider_group_row(rng, g, pg_uids[g]) for g in range(N_GROUPS) if g != GROUP_ONLY_IN_XREF]
     return {
         "dim_provider_group": pg_rows,
         "xref_pg_member_npi": xref_rows,
+        "xref_pg_member_tin": _tin_rows(rng, pg_uids, groups),
         "dim_npi": npi_rows,
         "dim_npi_address": address_rows,
         "dim_npi_address_geolocation": geo_rows,
     }
+
+
+def _tin_rows(rng: random.Random, pg_uids: list[str], groups: list[list[str]]) -> list[dict]:
+    """Several TINs per group (EINs, and NPIs used as TINs), one EIN shared by two groups,
+    groups without TINs, and TINs of a group that is in no other table."""
+    shared_ein = "581234567"
+    rows = []
+    for g, pg_uid in enumerate([*pg_uids, DANGLING_PG]):
+        tins = []
+        for k in range(TINS_PER_GROUP[g % len(TINS_PER_GROUP)]):
+            if k == 1 and g < len(groups) and groups[g]:
+                tins.append(("npi", max(groups[g])))
+            else:
+                tins.append(("ein", f"{rng.randint(10, 99)}{rng.randint(1000000, 9999999)}"))
+        if g % 9 == 4:
+            tins.append(("ein", shared_ein))
+        # largest first, so the primary (smallest) TIN is not the first row
+        rows += [{"pg_uid": pg_uid, "tin_type": t, "tin_value": v} for t, v in sorted(tins, key=lambda t: t[1], reverse=True)]
+    return rows
 
 
 def _npi_profiles(rng: random.Random, groups: list[list[str]], dangling: set[str]) -> dict[str, _Profile]:
@@ -476,50 +506,63 @@ def _geolocation_row(rng: random.Random, npi: str, address_hash: str, city: tupl
 
 def _provider_group_row(rng: random.Random, g: int, pg_uid: str) -> dict:
     payer = {9: None, 17: DANGLING_PAYERS[0]}.get(g, MAIN_PAYERS[g % len(MAIN_PAYERS)])
-    tin_type = rng.choice(("ein", "ein", "npi", None))
-    if tin_type == "ein":
-        tin_value = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
-    else:
-        tin_value = str(rng.randint(1_100_000_000, 1_999_999_999))
     raw_id = {5: None, 7: 2**53 + 1}.get(g, rng.randint(1, 5_000_000))
-    return {
-        "pg_uid": pg_uid, "payer_slug": payer, "tin_type": tin_type, "tin_value": tin_value,
-        "provider_group_id_raw": raw_id,
-    }
+    return {"pg_uid": pg_uid, "payer_slug": payer, "provider_group_id_raw": raw_id}
 
 
 def _bench_rows(rng: random.Random) -> list[dict]:
+    """The three benchmarks stacked: for each (state, code, benchmark type) a row effective
+    from January, for some cells a revision effective from August and one from a month
+    after every sample month."""
     rows = []
     for state in BENCH_STATES:
         for code_type, code, *_ in CODES:
-            key = (state, code_type, code)
-            if key in BENCH_MISSING or (key not in BENCH_ZERO | BENCH_NULL | BENCH_PRESENT and rng.random() < 0.1):
+            cell = (state, code)
+            if cell in BENCH_MISSING:
                 continue
-            national = round(BASE_RATES[code] * rng.uniform(0.9, 1.1), 2)
-            state_rate = round(national * rng.uniform(0.85, 1.2), 2)
-            if key in BENCH_ZERO:
-                state_rate = 0.0
-            elif key in BENCH_NULL:
-                state_rate = None
-            physician_fee = code_type in ("CPT", "HCPCS")
-            rvus = [round(rng.uniform(0.1, 20.0), 2) if physician_fee else None for _ in range(3)]
-            rows.append({
-                "state": state,
-                "code_type": code_type,
-                "code": code,
-                "benchmark_type": {"MS-DRG": "IPPS", "RC": "OPPS"}.get(code_type, "PFS"),
-                "opps_si": rng.choice(("J1", "Q1", "S", "T", "N", None)),
-                "asc_pi": rng.choice(("A2", "P3", "N1", None)),
-                "medicare_national_rate": national,
-                "medicare_state_rate": state_rate,
-                "work_rvu": rvus[0],
-                "practice_expense_rvu": rvus[1],
-                "malpractice_rvu": rvus[2],
-                "total_rvu": round(sum(rvus), 2) if physician_fee else None,
-                "conversion_factor": 32.3465 if physician_fee else None,
-                "opps_weight": round(rng.uniform(0.1, 30.0), 4) if code_type != "MS-DRG" else None,
-            })
+            if cell in BENCH_ONLY_REVISED:
+                effective = [BENCH_REVISED]
+            elif cell in BENCH_ONLY_FUTURE:
+                effective = [BENCH_FUTURE]
+            else:
+                effective = [BENCH_FIRST_EFFECTIVE] + [m for m in (BENCH_REVISED, BENCH_FUTURE) if rng.random() < 0.3]
+            for benchmark_type in BENCH_LABELS:
+                if cell not in BENCH_ZERO | BENCH_NULL | BENCH_PRESENT and rng.random() < 0.1:
+                    continue
+                rows += [_bench_row(rng, state, code, benchmark_type, year_month) for year_month in effective]
+    rng.shuffle(rows)
     return rows
+
+
+def _bench_row(rng: random.Random, state: str, code: str, benchmark_type: str, year_month: str) -> dict:
+    national = round(BASE_RATES[code] * rng.uniform(0.9, 1.1), 2)
+    state_rate = round(national * rng.uniform(0.85, 1.2), 2)
+    if (state, code) in BENCH_ZERO:
+        state_rate = 0.0
+    elif (state, code) in BENCH_NULL:
+        state_rate = None
+    national_column, state_column = BENCHMARK_RATE_COLUMNS[benchmark_type]
+    row = {
+        "state": state,
+        "year_month": year_month,
+        "code_type": BENCH_LABELS[benchmark_type],
+        "code": code,
+        "benchmark_type": benchmark_type,
+        national_column: national,
+        state_column: state_rate,
+    }
+    if benchmark_type == "professional":
+        # a missing relative value is 0
+        rvus = [round(rng.uniform(0.1, 20.0), 2) if rng.random() > 0.15 else 0.0 for _ in range(3)]
+        row |= {
+            "work_rvu": rvus[0], "practice_expense_rvu": rvus[1], "malpractice_rvu": rvus[2],
+            "total_rvu": round(sum(rvus), 2), "conversion_factor": 32.3465,
+        }
+    elif benchmark_type == "opps":
+        row |= {"opps_weight": round(rng.uniform(0.1, 30.0), 4), "opps_si": rng.choice(("J1", "Q1", "S", "T", "N", None))}
+    else:
+        row |= {"asc_pi": rng.choice(("A2", "P3", "N1", None))}
+    return row
 
 
 # A template is (payer_slug, state, billing_class, code_type, code, pg_uid).
@@ -579,14 +622,31 @@ def _fact_rate(
         columns["year_month"] += [ym] * n
         for j, name in enumerate(("payer_slug", "state", "billing_class", "code_type", "code", "pg_uid")):
             columns[name] += [r[j] for r in rows]
-        columns["pos_set_id"] += rng.choices(pos_ids, weights=[4, 3, 2, 2, 1, 1, 1, 0.5, 0.5], k=n)
+        columns["pos_set_id"] += rng.choices(pos_ids, weights=[4, 3, 2, 2, 1, 1, 1, 1, 0.5, 0.5], k=n)
         columns["negotiated_type"] += rng.choices(NEGOTIATED_TYPES, weights=[8, 3, 1, 1, 1], k=n)
         columns["negotiation_arrangement"] += rng.choices(ARRANGEMENTS, weights=[8, 2, 1, 1], k=n)
-        columns["expiration_date"] += rng.choices(EXPIRATION_DATES, weights=[6, 2, 2, 1], k=n)
+        columns["expiration_date"] += rng.choices(EXPIRATION_DATES, weights=[6, 2, 2, 1, 1], k=n)
         rates = [_rate(rng, r[4]) for r in rows]
         rates[: len(EXTREME_RATES)] = EXTREME_RATES[: len(rates)]
         columns["negotiated_rate"] += rates
-    return pl.DataFrame(columns, schema=FACT_RATE.schema)
+    facts = pl.DataFrame(columns, schema=FACT_RATE.schema)
+    return pl.concat([facts, _facts_without_month(templates, seed)]) if months else facts
+
+
+def _facts_without_month(templates: list[Template], seed: int) -> pl.DataFrame:
+    """Fact rows whose source file date ETL1 could not parse: year_month "" (one null)."""
+    rng = random.Random(f"{seed}:no month")
+    rows = []
+    for i in range(ROWS_WITHOUT_MONTH):
+        payer, state, billing_class, code_type, code, pg_uid = rng.choice(templates)
+        rows.append({
+            "fact_uid": f"fr-nomonth-{i:08d}", "state": state, "year_month": None if i == 0 else "",
+            "payer_slug": payer, "billing_class": billing_class, "code_type": code_type, "code": code,
+            "pg_uid": pg_uid, "pos_set_id": None, "negotiated_type": "negotiated",
+            "negotiation_arrangement": "ffs", "expiration_date": "9999-12-31",
+            "negotiated_rate": _rate(rng, code),
+        })
+    return pl.DataFrame(rows, schema=FACT_RATE.schema)
 
 
 def _rate(rng: random.Random, code: str | None) -> float:

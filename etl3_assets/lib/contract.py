@@ -44,20 +44,20 @@ FACT_RATE = Etl1Table(
     },
 )
 DIM_PAYER = Etl1Table(
-    "dim_payer", "dims", ("payer_slug",),
-    _strings("payer_slug", "reporting_entity_name", "reporting_entity_type"),
+    "dim_payer", "dims", ("payer_slug",), _strings("payer_slug", "reporting_entity_name"),
 )
 DIM_CODE = Etl1Table(
     "dim_code", "dims", ("code_type", "code"),
     _strings("code_type", "code", "code_description", "code_name"),
 )
+# CMS BETOS/RBCS levels 1 to 3; written to the enriched fact as procedure_set/_class/_group.
 DIM_CODE_CAT = Etl1Table(
-    "dim_code_cat", "dims", ("proc_cd",),
-    _strings("proc_cd", "procedure_set", "procedure_class", "procedure_group"),
+    "dim_code_cat", "dims", ("proc_cd",), _strings("proc_cd", "proc_set", "proc_class", "proc_group"),
 )
+PROCEDURE_FIELDS = {"proc_set": "procedure_set", "proc_class": "procedure_class", "proc_group": "procedure_group"}
 DIM_PROVIDER_GROUP = Etl1Table(
     "dim_provider_group", "dims", ("pg_uid",),
-    {**_strings("pg_uid", "payer_slug", "tin_type", "tin_value"), "provider_group_id_raw": pl.Int64},
+    {**_strings("pg_uid", "payer_slug"), "provider_group_id_raw": pl.Int64},
 )
 DIM_POS_SET = Etl1Table(
     "dim_pos_set", "dims", ("pos_set_id",),
@@ -66,6 +66,12 @@ DIM_POS_SET = Etl1Table(
 XREF_PG_MEMBER_NPI = Etl1Table(
     "xref_pg_member_npi", "xrefs", ("pg_uid", "npi"), _strings("pg_uid", "npi"),
 )
+XREF_PG_MEMBER_TIN = Etl1Table(
+    "xref_pg_member_tin", "xrefs", ("pg_uid", "tin_value"), _strings("pg_uid", "tin_type", "tin_value"),
+)
+TIN_TYPES = ("ein", "npi")
+# The xref's npi of a TIN-level contract (a group with a TIN and no NPI): never an NPI.
+TIN_LEVEL_NPI = "0"
 PROVIDER_FIELDS = (
     "first_name", "last_name", "organization_name", "enumeration_type", "status",
     "primary_taxonomy_code", "primary_taxonomy_desc", "primary_taxonomy_state",
@@ -91,24 +97,43 @@ DIM_NPI_ADDRESS_GEOLOCATION = Etl1Table(
         "longitude": F,
     },
 )
+# Three benchmark tables stacked (CONTRACT section 1): each row fills the columns of its
+# own benchmark_type; year_month is when the benchmark took effect.
+BENCH_RVU_FIELDS = (
+    "work_rvu", "practice_expense_rvu", "malpractice_rvu", "total_rvu", "conversion_factor", "opps_weight",
+)
 BENCH_MEDICARE = Etl1Table(
-    "bench_medicare_comprehensive", "dims", ("state", "code_type", "code"),
+    "bench_medicare_comprehensive", "dims", ("state", "year_month", "benchmark_type", "code"),
     {
-        **_strings("state", "code_type", "code", "benchmark_type", "opps_si", "asc_pi"),
+        **_strings("state", "year_month", "code_type", "code", "benchmark_type", "opps_si", "asc_pi"),
         **{
             n: F
             for n in (
-                "medicare_national_rate", "medicare_state_rate", "work_rvu",
-                "practice_expense_rvu", "malpractice_rvu", "total_rvu", "conversion_factor",
-                "opps_weight",
+                "medicare_prof_national", "medicare_prof_stateavg", "medicare_opps_national",
+                "medicare_opps_stateavg", "medicare_asc_national", "medicare_asc_stateavg",
+                *BENCH_RVU_FIELDS,
             )
         },
     },
 )
+BENCHMARK_TYPES = ("professional", "opps", "asc")
+# A fact's benchmark type follows its billing_class; other billing classes have none.
+BENCHMARK_TYPE_OF_BILLING_CLASS = {"professional": "professional", "institutional": "opps"}
+# Only facts of these code types have a benchmark.
+BENCHMARK_CODE_TYPES = ("CPT", "HCPCS")
+# benchmark_type -> (its national column, its state column) in bench_medicare_comprehensive.
+BENCHMARK_RATE_COLUMNS = {
+    "professional": ("medicare_prof_national", "medicare_prof_stateavg"),
+    "opps": ("medicare_opps_national", "medicare_opps_stateavg"),
+    "asc": ("medicare_asc_national", "medicare_asc_stateavg"),
+}
+# The billing class whose facts also carry the ASC alternative.
+ASC_BILLING_CLASS = "institutional"
 
 ETL1_TABLES: tuple[Etl1Table, ...] = (
     FACT_RATE, DIM_CODE, DIM_CODE_CAT, DIM_PAYER, DIM_PROVIDER_GROUP, DIM_POS_SET, DIM_NPI,
     DIM_NPI_ADDRESS, DIM_NPI_ADDRESS_GEOLOCATION, BENCH_MEDICARE, XREF_PG_MEMBER_NPI,
+    XREF_PG_MEMBER_TIN,
 )
 ETL1_BY_NAME = {t.name: t for t in ETL1_TABLES}
 DIMENSION_TABLES = tuple(t for t in ETL1_TABLES if t is not FACT_RATE)
@@ -133,23 +158,40 @@ GEO_FIELDS = (
     "matched_address", "county_name", "county_fips", "stat_area_name", "stat_area_code",
     "latitude", "longitude",
 )
-BENCH_FIELDS = tuple(c for c in BENCH_MEDICARE.schema if c not in BENCH_MEDICARE.key)
+# The benchmark in effect for the fact (CONTRACT section 2, "The Medicare benchmark").
+BENCH_FIELDS: dict[str, pl.DataType] = {
+    "benchmark_type": S,
+    "benchmark_year_month": S,
+    "medicare_national_rate": F,
+    "medicare_state_rate": F,
+    **{c: F for c in BENCH_RVU_FIELDS},
+    "opps_si": S,
+}
+# The ambulatory surgery center alternative, carried by institutional facts only.
+ASC_FIELDS: dict[str, pl.DataType] = {
+    "medicare_asc_national_rate": F,
+    "medicare_asc_state_rate": F,
+    "asc_pi": S,
+}
 
 ENRICHED_SCHEMA: dict[str, pl.DataType] = {
     **FACT_RATE.schema,
     "reporting_entity_name": S,
     "code_description": S,
     "code_name": S,
-    "procedure_set": S,
-    "procedure_class": S,
-    "procedure_group": S,
+    **{c: S for c in PROCEDURE_FIELDS.values()},
     "provider_group_id_raw": pl.Int64,
     "pos_members": pl.List(pl.String),
+    "tin_type": S,
+    "tin_value": S,
+    "provider_group_tin_count": pl.Int64,
     "npi": S,
+    "provider_group_npi_count": pl.Int64,
     **{c: S for c in PROVIDER_FIELDS},
     **{c: S for c in ADDRESS_FIELDS},
     **{c: DIM_NPI_ADDRESS_GEOLOCATION.schema[c] for c in GEO_FIELDS},
-    **{c: BENCH_MEDICARE.schema[c] for c in BENCH_FIELDS},
+    **BENCH_FIELDS,
+    **ASC_FIELDS,
     "year": pl.Int32,
     "month": pl.Int32,
     "rate_to_medicare_ratio": F,
@@ -202,6 +244,16 @@ GLUE_TABLE = "fact_rate_enriched"
 ICEBERG_PREFIX = "iceberg"  # data and metadata under <root>/iceberg/
 ICEBERG_TABLE = "fact_rate_enriched_iceberg"
 ICEBERG_PARTITION_COLUMNS = ("year", "month")
+# Every enriched column and all nine partition columns: `taxonomy` (the partition key
+# that has no column of its own name) right after primary_taxonomy_code.
+_AFTER_TAXONOMY_CODE = list(ENRICHED_SCHEMA).index("primary_taxonomy_code") + 1
+ICEBERG_SCHEMA: dict[str, pl.DataType] = dict(
+    [
+        *list(ENRICHED_SCHEMA.items())[:_AFTER_TAXONOMY_CODE],
+        ("taxonomy", ENRICHED_SCHEMA["primary_taxonomy_code"]),
+        *list(ENRICHED_SCHEMA.items())[_AFTER_TAXONOMY_CODE:],
+    ]
+)
 
 # --- Asset names the layers share. ---
 

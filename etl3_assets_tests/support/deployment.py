@@ -21,7 +21,7 @@ from etl3_assets.lib.contract import ETL1_BY_NAME
 from etl3_assets.lib.etl1.source import Etl1Source, fact_months
 from etl3_assets.lib.settings import Settings
 from etl3_assets.lib.storage import open_storage
-from etl3_assets_tests.support.oracle import assert_same_rows, expected_enriched, read_month_duckdb
+from etl3_assets_tests.support.oracle import as_read_from_hive, assert_same_rows, expected_enriched, read_month_duckdb
 
 SAMPLE_MONTHS = ("2025-07", "2025-08", "2025-09")
 MONTH_ASSETS = [*etl1_tables, staged_enriched_month, fact_rate_enriched]
@@ -135,7 +135,7 @@ class Warehouse:
     def assert_matches_oracle(self, months: list[str] | None = None) -> None:
         """Each month (default: every ETL1 month) in the warehouse holds exactly its enriched rows."""
         for month in months or self.months():
-            assert_same_rows(read_month_duckdb(self.warehouse_root, month), expected_enriched(str(self.etl1_root), month))
+            assert_same_rows(read_month_duckdb(self.warehouse_root, month), as_read_from_hive(expected_enriched(str(self.etl1_root), month)))
 
     def assert_equals_fresh_build(self, tmp_path: Path) -> None:
         """Byte for byte the warehouse that building every month from scratch gives."""

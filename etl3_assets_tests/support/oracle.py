@@ -1,17 +1,21 @@
 """The test suite's independent second route to the enriched fact and the warehouse.
 
-Nothing here imports production code: only the column names and dtypes of
-``etl3_assets.contract``. The enrichment is plain DuckDB SQL written from CONTRACT §2
-(production uses polars), and a warehouse month is read back through three real Hive
-readers (pyarrow, polars, DuckDB) so that a test can require all of them to return the
-original values, nulls and escaped characters included (CONTRACT §3).
+Nothing here imports production code: only constants of ``etl3_assets.lib.contract``
+(the enriched column order, the warehouse layout's names). ``expected_enriched`` (in
+``enrichment_oracle``, re-exported here) reads the ETL1 tables by meaning and enriches
+them by plain DuckDB SQL written from CONTRACT §1-§2 (production uses polars); a
+warehouse month is read back through three real Hive readers (pyarrow,
+polars, DuckDB) so that a test can require all of them to return the original values,
+nulls and escaped characters included (CONTRACT §3). The Hive layout reads an empty
+partition value back as null: compare its months with ``as_read_from_hive(expected)``.
 
 Behaviour of the readers (pyarrow 26, polars 2.1, duckdb 2.0), checked by experiment:
 all three decode every ``%XX`` escape the contract writes (``/ = % # ? : \\ ^ { [ ] ' " *``,
 DEL, control characters), leave ``+``, spaces, commas and non-ASCII text as written,
-read ``__HIVE_DEFAULT_PARTITION__`` as null, read an empty value (``key=``) as the empty
-string, and keep strings such as ``NULL``, ``NaN`` and ``08`` as they are when the
-partition keys are typed as strings. None of them needs post-processing.
+read ``__HIVE_DEFAULT_PARTITION__`` as null (the contract writes both null and the empty
+string that way), read an empty value (``key=``) as the empty string, and keep strings
+such as ``NULL``, ``NaN`` and ``08`` as they are when the partition keys are typed as
+strings. None of them needs post-processing.
 
 One trap: polars and DuckDB take ``name=value`` segments from the *whole* path, not from
 the part below the glob, so a warehouse root such as ``/tmp/state=ZZ/wh`` makes DuckDB
@@ -21,7 +25,6 @@ only below its base directory. The readers therefore refuse such roots.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
@@ -29,153 +32,20 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from etl3_assets.lib.contract import (
-    DATA_FILE_STEM,
-    ENRICHED_SCHEMA,
-    HIVE_NULL,
-    PARTITION_KEY_NAMES,
-    WAREHOUSE_DATA_PREFIX,
-    YEAR_MONTH_PATTERN,
+from etl3_assets.lib.contract import DATA_FILE_STEM, HIVE_NULL, PARTITION_KEY_NAMES, WAREHOUSE_DATA_PREFIX
+from etl3_assets_tests.support.enrichment_oracle import (  # noqa: F401 - tests import them from here
+    CONTRACT_ENRICHED,
+    ETL1_COLUMNS,
+    ETL1_FILES,
+    as_read_from_hive,
+    check_year_month,
+    enriched_columns,
+    expected_enriched,
+    sql_string,
 )
 
 # --------------------------------------------------------------------------------------
-# 1. The enriched fact, from the ETL1 star schema, in SQL.
-# --------------------------------------------------------------------------------------
-
-_ENRICH_SQL = """
-WITH
-fact AS (SELECT * FROM {fact_rate} WHERE year_month = $year_month),
--- the group's primary NPI: the smallest member npi
-primary_npi AS (SELECT pg_uid, min(npi) AS npi FROM {xref_pg_member_npi} GROUP BY pg_uid),
--- per npi: its LOCATION address, else its MAILING one; ties to the smallest address_hash
-chosen_address AS (
-    SELECT * FROM {dim_npi_address}
-    WHERE address_purpose IN ('LOCATION', 'MAILING')
-    QUALIFY row_number() OVER (
-        PARTITION BY npi
-        ORDER BY CASE address_purpose WHEN 'LOCATION' THEN 0 ELSE 1 END, address_hash
-    ) = 1
-)
-SELECT
-    f.fact_uid, f.state, f.year_month, f.payer_slug, f.billing_class, f.code_type, f.code,
-    f.pg_uid, f.pos_set_id, f.negotiated_type, f.negotiation_arrangement, f.expiration_date,
-    f.negotiated_rate,
-    pay.reporting_entity_name,
-    c.code_description, c.code_name,
-    cat.procedure_set, cat.procedure_class, cat.procedure_group,
-    pg.provider_group_id_raw,
-    pos.pos_members,
-    pn.npi,
-    n.first_name, n.last_name, n.organization_name, n.enumeration_type, n.status,
-    n.primary_taxonomy_code, n.primary_taxonomy_desc, n.primary_taxonomy_state,
-    n.primary_taxonomy_license, n.credential, n.sole_proprietor, n.enumeration_date,
-    n.last_updated,
-    a.address_purpose, a.address_type, a.address_1, a.address_2, a.city,
-    a.state AS address_state, a.postal_code, a.country_code, a.telephone_number,
-    a.fax_number, a.address_hash,
-    coalesce(g.matched_address, 'Not Geocoded') AS matched_address,
-    coalesce(g.county_name, 'Unknown') AS county_name,
-    coalesce(g.county_fips, '00000') AS county_fips,
-    coalesce(g.stat_area_name, 'Unknown') AS stat_area_name,
-    coalesce(g.stat_area_code, '00000') AS stat_area_code,
-    g.latitude, g.longitude,
-    b.benchmark_type, b.opps_si, b.asc_pi, b.medicare_national_rate, b.medicare_state_rate,
-    b.work_rvu, b.practice_expense_rvu, b.malpractice_rvu, b.total_rvu,
-    b.conversion_factor, b.opps_weight,
-    CAST(substr(f.year_month, 1, 4) AS INTEGER) AS year,
-    CAST(substr(f.year_month, 6, 2) AS INTEGER) AS month,
-    -- isfinite() is false for inf and NaN (and DuckDB orders NaN above 0, so a NaN
-    -- benchmark passes the "> 0" test and must be caught here)
-    CASE WHEN b.medicare_state_rate > 0
-          AND isfinite(f.negotiated_rate / b.medicare_state_rate)
-         THEN f.negotiated_rate / b.medicare_state_rate END AS rate_to_medicare_ratio,
-    f.negotiated_rate > b.medicare_state_rate AS is_above_medicare,
-    n.enumeration_type = 'NPI-1' AS is_individual_provider,
-    n.sole_proprietor = 'YES' AS is_sole_proprietor,
-    CASE n.enumeration_type WHEN 'NPI-1' THEN 'Individual'
-                            WHEN 'NPI-2' THEN 'Organization' END AS provider_type
-FROM fact AS f
-LEFT JOIN {dim_payer} AS pay ON pay.payer_slug = f.payer_slug
-LEFT JOIN {dim_code} AS c ON c.code_type = f.code_type AND c.code = f.code
-LEFT JOIN {dim_code_cat} AS cat ON cat.proc_cd = f.code
-LEFT JOIN {dim_provider_group} AS pg ON pg.pg_uid = f.pg_uid
-LEFT JOIN {dim_pos_set} AS pos ON pos.pos_set_id = f.pos_set_id
-LEFT JOIN primary_npi AS pn ON pn.pg_uid = f.pg_uid
-LEFT JOIN {dim_npi} AS n ON n.npi = pn.npi
-LEFT JOIN chosen_address AS a ON a.npi = pn.npi
-LEFT JOIN {dim_npi_address_geolocation} AS g
-       ON g.npi = pn.npi AND g.address_hash = a.address_hash
-LEFT JOIN {bench_medicare_comprehensive} AS b
-       ON b.state = f.state AND b.code_type = f.code_type AND b.code = f.code
-ORDER BY f.fact_uid
-"""
-
-_ETL1_FILES = {
-    "fact_rate": "gold/fact_rate.parquet",
-    "xref_pg_member_npi": "xrefs/xref_pg_member_npi.parquet",
-    **{
-        name: f"dims/{name}.parquet"
-        for name in (
-            "dim_payer", "dim_code", "dim_code_cat", "dim_provider_group", "dim_pos_set",
-            "dim_npi", "dim_npi_address", "dim_npi_address_geolocation",
-            "bench_medicare_comprehensive",
-        )
-    },
-}
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _check_year_month(year_month: str) -> tuple[str, str]:
-    if not re.match(YEAR_MONTH_PATTERN, year_month):
-        raise ValueError(f"year_month must be YYYY-MM, got {year_month!r}")
-    year, month = year_month.split("-")
-    return year, month
-
-
-def expected_enriched(etl1_root: str, year_month: str) -> pl.DataFrame:
-    """The enriched fact of one month per CONTRACT §2, sorted by fact_uid.
-
-    Float semantics are DuckDB's, which agree with polars': NaN compares greater than
-    every number, so ``is_above_medicare`` is true for a NaN negotiated_rate against a
-    real benchmark (IEEE would say false; the contract does not say).
-    """
-    _check_year_month(year_month)
-    tables = {
-        name: f"read_parquet({_sql_string(str(Path(etl1_root) / rel))})"
-        for name, rel in _ETL1_FILES.items()
-    }
-    con = duckdb.connect()
-    try:
-        sql = _ENRICH_SQL.format(**tables)
-        df = con.sql(sql, params={"year_month": year_month}).pl()
-        n_fact = con.sql(
-            f"SELECT count(*), count(DISTINCT fact_uid) FROM {tables['fact_rate']} "
-            "WHERE year_month = $year_month",
-            params={"year_month": year_month},
-        ).fetchall()[0]
-    finally:
-        con.close()
-    if n_fact[0] != n_fact[1]:
-        raise AssertionError(f"fact_rate has duplicate fact_uid in {year_month}")
-    if df.height != n_fact[0]:
-        raise AssertionError(
-            f"enrichment gave {df.height} rows for {n_fact[0]} fact rows: "
-            "a dimension is not unique on its join key"
-        )
-    if df.columns != list(ENRICHED_SCHEMA):  # the SQL lists the columns in contract order
-        raise AssertionError(
-            "oracle SQL and contract.ENRICHED_SCHEMA disagree: "
-            f"missing {sorted(set(ENRICHED_SCHEMA) - set(df.columns))}, "
-            f"extra {sorted(set(df.columns) - set(ENRICHED_SCHEMA))}, order {df.columns}"
-        )
-    return df.select(pl.col(c).cast(t) for c, t in ENRICHED_SCHEMA.items())
-
-
-# --------------------------------------------------------------------------------------
-# 2. Reading one month back from a local warehouse, through three real Hive readers.
+# 1. Reading one month back from a local warehouse, through three real Hive readers.
 # --------------------------------------------------------------------------------------
 
 # Partition keys are read as strings so the month filter matches the exact layout
@@ -196,14 +66,14 @@ def _data_dir(root: str | Path) -> Path:
 
 def month_files(root: str | Path, year_month: str) -> list[Path]:
     """The month's data files, per the CONTRACT §3 layout, sorted."""
-    year, month = _check_year_month(year_month)
+    year, month = check_year_month(year_month)
     pattern = "/".join(f"{k}=*" for k in PARTITION_KEY_NAMES[:-2])
     pattern += f"/year={year}/month={month}/{DATA_FILE_STEM}*.parquet"
     return sorted(_data_dir(root).glob(pattern))
 
 
 def _empty_enriched() -> pl.DataFrame:
-    return pl.DataFrame(schema=ENRICHED_SCHEMA)
+    return pl.DataFrame(schema=enriched_columns())
 
 
 def _has_data(base: Path) -> bool:
@@ -218,14 +88,16 @@ def _to_enriched(df: pl.DataFrame, reader: str) -> pl.DataFrame:
     column keeps the dtype the file gave it, so a wrongly typed file shows in
     assert_same_rows rather than being cast away here.
     """
-    expected_cols = set(ENRICHED_SCHEMA) | {"taxonomy"}
+    expected_cols = set(enriched_columns()) | {"taxonomy"}
     if set(df.columns) != expected_cols:
         raise AssertionError(
             f"{reader}: columns read back differ from the contract: "
             f"missing {sorted(expected_cols - set(df.columns))}, "
             f"extra {sorted(set(df.columns) - expected_cols)}"
         )
-    same = df["taxonomy"].eq_missing(df["primary_taxonomy_code"])
+    # the taxonomy folder holds primary_taxonomy_code, its empty value as null (§3)
+    stored = df["primary_taxonomy_code"]
+    same = df["taxonomy"].eq_missing(stored.to_frame().select(pl.when(pl.col(stored.name) != "").then(stored.name)).to_series())
     if not same.all():
         row = df.filter(~same).row(0, named=True)
         raise AssertionError(
@@ -235,14 +107,14 @@ def _to_enriched(df: pl.DataFrame, reader: str) -> pl.DataFrame:
     return (
         df.drop("taxonomy")
         .with_columns(pl.col("year", "month").cast(pl.Int32))
-        .select(list(ENRICHED_SCHEMA))
+        .select(list(enriched_columns()))
         .sort("fact_uid")
     )
 
 
 def read_month_pyarrow(root: str | Path, year_month: str) -> pl.DataFrame:
     """The month through ``pyarrow.dataset`` with explicit Hive partitioning."""
-    year, month = _check_year_month(year_month)
+    year, month = check_year_month(year_month)
     base = _data_dir(root)
     if not _has_data(base):
         return _empty_enriched()
@@ -258,7 +130,7 @@ def read_month_pyarrow(root: str | Path, year_month: str) -> pl.DataFrame:
 
 def read_month_polars(root: str | Path, year_month: str) -> pl.DataFrame:
     """The month through ``pl.scan_parquet(..., hive_partitioning=True)``."""
-    year, month = _check_year_month(year_month)
+    year, month = check_year_month(year_month)
     base = _data_dir(root)
     if not _has_data(base):
         return _empty_enriched()
@@ -272,13 +144,13 @@ def read_month_polars(root: str | Path, year_month: str) -> pl.DataFrame:
 
 def read_month_duckdb(root: str | Path, year_month: str) -> pl.DataFrame:
     """The month through DuckDB's ``read_parquet(..., hive_partitioning = true)``."""
-    year, month = _check_year_month(year_month)
+    year, month = check_year_month(year_month)
     base = _data_dir(root)
     if not _has_data(base):
         return _empty_enriched()
-    hive_types = ", ".join(f"{_sql_string(k)}: VARCHAR" for k in PARTITION_KEY_NAMES)
+    hive_types = ", ".join(f"{sql_string(k)}: VARCHAR" for k in PARTITION_KEY_NAMES)
     sql = (
-        f"SELECT * FROM read_parquet({_sql_string(f'{base}/**/*.parquet')}, "
+        f"SELECT * FROM read_parquet({sql_string(f'{base}/**/*.parquet')}, "
         f"hive_partitioning = true, hive_types = {{{hive_types}}}, hive_types_autocast = false) "
         "WHERE year = $year AND month = $month"
     )
@@ -298,7 +170,7 @@ READERS = {
 
 
 # --------------------------------------------------------------------------------------
-# 3. Comparing two frames row by row.
+# 2. Comparing two frames row by row.
 # --------------------------------------------------------------------------------------
 
 

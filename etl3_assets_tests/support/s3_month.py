@@ -14,7 +14,7 @@ from etl3_assets.lib.hive.manifest import MANIFEST_PREFIX
 from etl3_assets.defs.resources import build_resources
 from etl3_assets.devtools.sample_data import write_etl1_table
 from etl3_assets_tests.support.deployment import test_settings
-from etl3_assets_tests.support.oracle import assert_same_rows, expected_enriched
+from etl3_assets_tests.support.oracle import as_read_from_hive, assert_same_rows, expected_enriched
 
 
 WAREHOUSE = "warehouse"
@@ -63,12 +63,14 @@ def glue_month(glue, month=MONTH) -> dict[tuple[str, ...], str]:
 
 
 def expected_partition_values(expected: pl.DataFrame) -> set[tuple[str, ...]]:
+    """The Glue partitions' values a month's rows make: null and the empty string both as
+    Hive writes them, ``__HIVE_DEFAULT_PARTITION__`` (CONTRACT §3)."""
+    def value(column: str) -> pl.Expr:
+        text = pl.col(column).cast(pl.String)
+        return pl.when(text.fill_null("") == "").then(pl.lit(HIVE_NULL)).otherwise(text)
+
     frame = expected.select(
-        [
-            pl.col(column).cast(pl.String).fill_null(HIVE_NULL).alias(key)
-            for key, column in PARTITION_KEYS
-            if key != "month"
-        ]
+        [value(column).alias(key) for key, column in PARTITION_KEYS if key != "month"]
         + [pl.col("month").cast(pl.String).str.zfill(2)]
     ).unique()
     return set(frame.rows())
@@ -76,7 +78,7 @@ def expected_partition_values(expected: pl.DataFrame) -> set[tuple[str, ...]]:
 
 def assert_month_exact(target, etl1_root, month=MONTH) -> pl.DataFrame:
     """The month on S3 holds exactly the oracle's rows, in exactly the manifest's files."""
-    expected = expected_enriched(str(etl1_root), month)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), month))
     assert_same_rows(target.read_month_pyarrow(WAREHOUSE, month), expected)
     assert set(month_keys(target, month)) == committed_keys(target, month)
     assert not target.objects(f"{WAREHOUSE}/{MANIFEST_PREFIX}/{month}.pending/")

@@ -1,4 +1,4 @@
-"""ETL1's eleven tables as observable source assets: observing one records its file's
+"""ETL1's twelve tables as observable source assets: observing one records its file's
 fingerprint as data version, so the UI shows when ETL1 rewrote a table."""
 
 import dagster as dg

@@ -36,6 +36,7 @@ from etl3_assets.lib.quality.schemas import (
     WARNING_CHECKS,
 )
 from etl3_assets.lib.quality.validation import (
+    FACT_ROWS_WITHOUT_MONTH,
     MONTH_CHECKS,
     CheckOutcome,
     QualitySettings,
@@ -46,9 +47,12 @@ from etl3_assets.lib.quality.validation import (
 
 CHECK_DESCRIPTIONS = {
     ETL1_SCHEMA_CHECK: "Every ETL1 table exists with the contract's columns, stored in a lossless"
-    " form of their dtypes; year_month is YYYY-MM (whole fact table), every npi has ten digits;"
+    " form of their dtypes; year_month is YYYY-MM (whole fact table; empty ones are counted in"
+    " fact_rows_without_month, never written) and so is the benchmarks'; benchmark_type is"
+    " professional, opps or asc; every npi has ten digits (`0` allowed in xref_pg_member_npi);"
     " every partition folder of the month fits 255 bytes and every object key 1,024.",
-    ETL1_KEYS_CHECK: "Every dimension key is non-null and unique; fact_uid is unique within the month.",
+    ETL1_KEYS_CHECK: "Every dimension key is non-null and unique (dim_npi's placeholder rows aside);"
+    " fact_uid is unique within the month.",
     WAREHOUSE_SCHEMA_CHECK: "The month has rows with the enriched fact's columns and dtypes; after a"
     " write, its manifest counts exactly the rows written and a sample of whole partitions reads"
     " back as exactly those rows.",
@@ -85,6 +89,8 @@ def check_result(
     }
     if outcome.ignored_columns:
         metadata["ignored_columns"] = dg.MetadataValue.json(outcome.ignored_columns)
+    if outcome.fact_rows_without_month is not None:
+        metadata[FACT_ROWS_WITHOUT_MONTH] = outcome.fact_rows_without_month
     if outcome.findings:
         lines = ["| where | problem | failing rows |", "|---|---|---|"]
         lines += [

@@ -124,7 +124,8 @@ def contract_reading(table: Etl1Table, schema: pa.Schema | Mapping[str, pl.DataT
     to its contract dtypes, decided from the dtypes alone.
 
     Columns are matched by name, in any order; columns the contract does not name are
-    ignored (and listed). A missing column is a problem; so is a dtype that no value of
+    ignored (and listed), whatever their type. In the dimension tables a NaN in a Float64
+    column is read as null. A missing column is a problem; so is a dtype that no value of
     could convert losslessly, unless the values say otherwise (``to_check``).
     """
     found = polars_schema(schema)
@@ -144,6 +145,9 @@ def contract_reading(table: Etl1Table, schema: pa.Schema | Mapping[str, pl.DataT
             casts[column] = pl.col(column).cast(pl.Null).cast(expected)
         if kind in ("range", "lossy"):
             to_check[column] = kind
+        if expected == pl.Float64 and table is not FACT_RATE:
+            # pandas writes a missing number of a reference table as NaN (CONTRACT section 1)
+            casts[column] = casts[column].fill_nan(None)
     ignored = tuple(c for c in found if c not in table.schema)
     return ContractReading(table, found, casts, ignored, tuple(problems), to_check)
 

@@ -101,7 +101,7 @@ def month_digests(source: Etl1Source) -> dict[str, str]:
     return {
         r["year_month"]: _digest(r["rows"], r["hash_sum"])
         for r in per_month.iter_rows(named=True)
-        if r["year_month"] is not None
+        if r["year_month"]  # fact rows without a month (empty year_month) make none
     }
 
 

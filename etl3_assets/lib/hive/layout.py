@@ -23,11 +23,11 @@ PARTITION_COLUMN_OF = dict(PARTITION_KEYS)
 def hive_escape(value: str | None) -> str:
     """Escape one partition value the way Hive's FileUtils.escapePathName does.
 
-    Null becomes ``__HIVE_DEFAULT_PARTITION__``. The empty string is written as is
-    (``key=``), which pyarrow, polars and DuckDB read back as ``""``; Spark would have
-    turned it into null on write, losing the distinction.
+    Null and the empty string become ``__HIVE_DEFAULT_PARTITION__``, as Hive and Spark
+    write them both: Spark refuses to read a table with a folder such as ``key=``. So an
+    empty value reads back as null (CONTRACT section 3).
     """
-    if value is None:
+    if not value:
         return HIVE_NULL
     return "".join(f"%{ord(ch):02X}" if ch in HIVE_ESCAPED_CHARS else ch for ch in value)
 
@@ -53,7 +53,7 @@ def _is_hex(s: str) -> bool:
 
 def _escape_series(s: pl.Series) -> pl.Series:
     """Escape a string column by escaping each distinct value once (few per batch)."""
-    distinct = s.unique().drop_nulls().to_list()
+    distinct = [v for v in s.unique().drop_nulls().to_list() if v]
     mapping = {v: hive_escape(v) for v in distinct}
     return s.replace_strict(mapping, default=HIVE_NULL, return_dtype=pl.String)
 
@@ -118,9 +118,24 @@ def in_partitions(partition_dirs: Iterable[str]) -> pl.Expr:
         parts = []
         for key, raw in parse_partition_dir(partition_dir).items():
             column = pl.col(PARTITION_COLUMN_OF[key])
-            parts.append(column.is_null() if raw is None else column == pl.lit(raw).cast(PARTITION_SCHEMA[key]))
+            parts.append(
+                _read_back(key, column).is_null() if raw is None else column == pl.lit(raw).cast(PARTITION_SCHEMA[key])
+            )
         matches.append(pl.all_horizontal(parts))
     return pl.any_horizontal(matches) if matches else pl.lit(False)
+
+
+def _read_back(key: str, column: pl.Expr) -> pl.Expr:
+    if PARTITION_SCHEMA[key] != pl.String:
+        return column
+    return pl.when(column != "").then(column)
+
+
+def as_read_back() -> list[pl.Expr]:
+    """The enriched month's partition columns as the Hive layout reads them back: an empty
+    string is null (written ``__HIVE_DEFAULT_PARTITION__``). A column that is also stored
+    in the files (primary_taxonomy_code, the value of ``taxonomy``) keeps its value."""
+    return [_read_back(key, pl.col(column)).alias(column) for key, column in PARTITION_KEYS if key == column]
 
 
 # --- Keys that cannot exist. ---

@@ -68,6 +68,7 @@ from etl3_assets.lib.contract import (
     GLUE_DATABASE,
     ICEBERG_PARTITION_COLUMNS,
     ICEBERG_PREFIX,
+    ICEBERG_SCHEMA,
     ICEBERG_TABLE,
     PARTITION_KEYS,
 )
@@ -79,12 +80,14 @@ IDENTIFIER = (GLUE_DATABASE, ICEBERG_TABLE)
 CATALOG_NAME = "etl3"
 SQLITE_FILE = "catalog.db"
 
-# The declared sort order: the Hive partition columns in path order (taxonomy is
-# primary_taxonomy_code), year/month aside (they are the Iceberg partition), then fact_uid.
+# The declared sort order: the Hive partition columns in path order, year/month aside
+# (they are the Iceberg partition), then fact_uid.
 SORT_COLUMNS: tuple[str, ...] = (
-    *(column for key, column in PARTITION_KEYS if key not in ("year", "month")),
+    *(key for key, _ in PARTITION_KEYS if key not in ("year", "month")),
     "fact_uid",
 )
+# The partition columns that have no enriched column of their own name (`taxonomy`).
+DERIVED_PARTITION_COLUMNS = {key: column for key, column in PARTITION_KEYS if key != column}
 
 # Longer than the longest query against the table: a replaced month's files stay
 # readable this long after the replacement (see expire_snapshots).
@@ -117,7 +120,7 @@ def table_name() -> str:
 
 
 # --------------------------------------------------------------------------------------
-# The table definition (CONTRACT section 4), derived from contract.ENRICHED_SCHEMA once.
+# The table definition (CONTRACT section 4), derived from contract.ICEBERG_SCHEMA once.
 # --------------------------------------------------------------------------------------
 
 
@@ -144,18 +147,19 @@ def _iceberg_type(column: str, dtype: pl.DataType, next_id: Callable[[], int]):
     if dtype == pl.List(pl.String):
         return ListType(element_id=next_id(), element_type=StringType(), element_required=False)
     raise IcebergTableError(
-        f"table {table_name()}: column {column!r} has dtype {dtype} in ENRICHED_SCHEMA, "
+        f"table {table_name()}: column {column!r} has dtype {dtype} in ICEBERG_SCHEMA, "
         "which has no Iceberg type here"
     )
 
 
 def iceberg_schema():
-    """Every enriched column in contract order, all optional (any non-key may be null);
-    top-level field ids 1..n in column order, list element ids after them."""
+    """Every enriched column and every partition column (taxonomy), in contract order, all
+    optional (any non-key may be null); top-level field ids 1..n in column order, list
+    element ids after them."""
     from pyiceberg.schema import Schema
     from pyiceberg.types import NestedField
 
-    columns = list(ENRICHED_SCHEMA.items())
+    columns = list(ICEBERG_SCHEMA.items())
     counter = iter(range(len(columns) + 1, 10_000))
     fields = [
         NestedField(i, name, _iceberg_type(name, dtype, lambda: next(counter)), required=False)
@@ -202,8 +206,11 @@ def table_properties(target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES) -> dict
 
 def table_location(storage: WarehouseStorage) -> str:
     """``<root>/iceberg/fact_rate_enriched_iceberg``: the same under SQLite and Glue
-    (each catalog's default location differs), so files never move with the catalog."""
-    return storage.uri(f"{ICEBERG_PREFIX}/{ICEBERG_TABLE}")
+    (each catalog's default location differs), so files never move with the catalog.
+
+    A local location carries its ``file://`` scheme, so every path the table stores does:
+    iceberg-rust (DataFusion's provider) cannot open a table whose paths lack it."""
+    return storage.table_uri(f"{ICEBERG_PREFIX}/{ICEBERG_TABLE}")
 
 
 # --------------------------------------------------------------------------------------
@@ -228,7 +235,7 @@ def open_catalog(
     ``warehouse`` is ``<root>/iceberg``; pyiceberg's FileIO gets the storage's own
     endpoint and credentials (``storage.file_io_properties()``).
     """
-    props = {"warehouse": storage.uri(ICEBERG_PREFIX), **storage.file_io_properties()}
+    props = {"warehouse": storage.table_uri(ICEBERG_PREFIX), **storage.file_io_properties()}
     if glue_client is not None:
         if not is_catalogued(storage):
             raise IcebergTableError(
@@ -281,7 +288,11 @@ def check_table(table) -> None:
     for f in expected.fields:
         got = actual.get(f.name)
         if got is None:
-            raise IcebergTableError(f"table {table_name()}: column {f.name!r} is missing")
+            hint = (
+                " (a table created before the contract's §4 named all nine partition columns: drop it and"
+                " materialize its months again)" if f.name in DERIVED_PARTITION_COLUMNS else ""
+            )
+            raise IcebergTableError(f"table {table_name()}: column {f.name!r} is missing{hint}")
         if got.field_type != f.field_type:
             raise IcebergTableError(
                 f"table {table_name()}: column {f.name!r} is {got.field_type}, the contract says {f.field_type}"
@@ -386,18 +397,36 @@ def month_digest(table, year_month: str, snapshot_id: int | None = None) -> Mont
     return MonthDigest.of_frames(pl.from_arrow(batch) for batch in reader)
 
 
-def scan_month(table, year_month: str, snapshot_id: int | None = None) -> pl.DataFrame:
+def scan_month(
+    table, year_month: str, snapshot_id: int | None = None, *, partition_columns: bool = False
+) -> pl.DataFrame:
     """The month through pyiceberg's scan, as polars rows in contract column order, with
     the dtypes the files give (not cast: a wrongly typed table shows). For checks and
-    tests: the whole month in memory."""
+    tests: the whole month in memory. A derived partition column (taxonomy) that differs
+    from its enriched column raises; it is kept only with ``partition_columns``."""
     scan = table.scan(row_filter=month_filter(year_month), snapshot_id=snapshot_id)
-    return pl.from_arrow(scan.to_arrow()).select(list(ENRICHED_SCHEMA))
+    frame = pl.from_arrow(scan.to_arrow())
+    for key, column in DERIVED_PARTITION_COLUMNS.items():
+        differs = frame.filter(pl.col(key).ne_missing(pl.col(column)))
+        if differs.height:
+            row = differs.row(0, named=True)
+            raise IcebergTableError(
+                f"table {table_name()}: {key}={row[key]!r} but {column}={row[column]!r} (fact_uid={row['fact_uid']!r})"
+            )
+    return frame.select(list(ICEBERG_SCHEMA if partition_columns else ENRICHED_SCHEMA))
 
 
 def _scan_staged(staged: str | os.PathLike | pl.LazyFrame, storage_options: dict | None) -> pl.LazyFrame:
     if isinstance(staged, pl.LazyFrame):
         return staged
     return pl.scan_parquet(str(staged), storage_options=storage_options)
+
+
+def with_partition_columns(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Enriched rows with the table's columns: the derived partition columns added."""
+    return frame.with_columns(pl.col(c).alias(k) for k, c in DERIVED_PARTITION_COLUMNS.items()).select(
+        list(ICEBERG_SCHEMA)
+    )
 
 
 def _slices(frame: pl.LazyFrame, chunk_rows: int) -> Iterator[pl.DataFrame]:
@@ -528,11 +557,11 @@ def _sample_boundaries(source: pl.LazyFrame | Path, rows: int, runs: int, chunk_
     """``runs - 1`` boundary keys that split ``source`` into ranges of about equal size,
     from every k-th row's sort key (column projection: only the sort columns are read)."""
     if runs <= 1:
-        return pl.DataFrame(schema={c: ENRICHED_SCHEMA[c] for c in SORT_COLUMNS})
+        return pl.DataFrame(schema={c: ICEBERG_SCHEMA[c] for c in SORT_COLUMNS})
     sample_target = max(MIN_SAMPLE_ROWS, runs * SAMPLES_PER_RUN)
     step = max(1, rows // sample_target)
     parts = [chunk.gather_every(step) for chunk in _chunks(source, max(chunk_rows, step), SORT_COLUMNS)]
-    sample = _sort(pl.concat(parts)) if parts else pl.DataFrame(schema={c: ENRICHED_SCHEMA[c] for c in SORT_COLUMNS})
+    sample = _sort(pl.concat(parts)) if parts else pl.DataFrame(schema={c: ICEBERG_SCHEMA[c] for c in SORT_COLUMNS})
     if sample.height == 0:
         return sample
     picks = sorted({min(sample.height - 1, (i * sample.height) // runs) for i in range(1, runs)})
@@ -557,7 +586,7 @@ def _spill_runs(
     try:
         for chunk in _chunks(source, chunk_rows):
             on_chunk(chunk.height)
-            chunk = chunk.select(list(ENRICHED_SCHEMA))
+            chunk = chunk.select(list(ICEBERG_SCHEMA))
             if boundaries.height:
                 # only the keys go through the sort with the boundaries; the rows then
                 # move once, by an integer sort on their run
@@ -760,7 +789,10 @@ def _filesystem(table, location: str):
     if not isinstance(io, PyArrowFileIO):
         io = PyArrowFileIO(properties=table.io.properties)
     scheme, netloc, path = io.parse_location(location)
-    return io.fs_by_scheme(scheme, netloc), path, f"{scheme}://" if scheme != "file" else ""
+    # locations are written back as the table stores them: a local table's with `file://`
+    # (CONTRACT section 4), one created before that without
+    prefix = f"{scheme}://" if scheme != "file" or location.startswith(f"{scheme}:") else ""
+    return io.fs_by_scheme(scheme, netloc), path, prefix
 
 
 def _list_files(table, location: str) -> list[tuple[str, float, int]]:
@@ -1027,7 +1059,7 @@ def write_month(
     """
     year, month = parse_year_month(year_month)
     attempt = uuid.uuid4().hex
-    source = _scan_staged(staged, storage_options)
+    source = with_partition_columns(_scan_staged(staged, storage_options))
     rows = expected_rows if expected_rows is not None else int(source.select(pl.len()).collect().item())
     if rows <= 0:
         raise IcebergTableError(f"table {table_name()}: month {year_month} has no fact rows: nothing to write")

@@ -17,11 +17,15 @@ import pandera.polars as pa
 import polars as pl
 
 from etl3_assets.lib.contract import (
+    BENCH_MEDICARE,
+    BENCHMARK_TYPES,
     ENRICHED_SCHEMA,
     ETL1_TABLES,
     FACT_RATE,
     NPI_PATTERN,
+    TIN_LEVEL_NPI,
     US_STATE_CODES,
+    XREF_PG_MEMBER_NPI,
     YEAR_MONTH_PATTERN,
     Etl1Table,
 )
@@ -74,10 +78,27 @@ def _matches(pattern: str) -> Callable[[pl.Expr], pl.Expr]:
 
 
 YEAR_MONTH_RULE = Rule(ETL1_SCHEMA_CHECK, "year_month", "a YYYY-MM month", _matches(YEAR_MONTH_PATTERN))
+# A fact's year_month may be empty: ETL1 could not parse its file's date. Such a row
+# belongs to no month; it is counted, never written (CONTRACT section 1).
+FACT_YEAR_MONTH_RULE = Rule(
+    ETL1_SCHEMA_CHECK, "year_month", "a YYYY-MM month (or empty: no month)",
+    lambda c: c.str.contains(YEAR_MONTH_PATTERN) | (c == ""),
+)
+BENCHMARK_TYPE_RULE = Rule(
+    ETL1_SCHEMA_CHECK, "benchmark_type", f"one of {', '.join(BENCHMARK_TYPES)}",
+    lambda c: c.is_in(list(BENCHMARK_TYPES)),
+)
 
 
 def npi_rule(check: str) -> Rule:
     return Rule(check, "npi", "a 10-digit NPI", _matches(NPI_PATTERN))
+
+
+# In the xref, npi `0` stands for a TIN-level contract (a group with a TIN and no NPI).
+XREF_NPI_RULE = Rule(
+    ETL1_SCHEMA_CHECK, "npi", f"a 10-digit NPI or {TIN_LEVEL_NPI} (a TIN-level contract)",
+    lambda c: c.str.contains(NPI_PATTERN) | (c == TIN_LEVEL_NPI),
+)
 
 
 RATE_RULE = Rule(
@@ -103,8 +124,12 @@ def etl1_rules(table: Etl1Table) -> tuple[Rule, ...]:
     """The format rules the contract fixes for an ETL1 table (part of its blocking schema check)."""
     rules = []
     if table is FACT_RATE:
-        rules.append(YEAR_MONTH_RULE)
-    if "npi" in table.schema:
+        rules.append(FACT_YEAR_MONTH_RULE)
+    if table is BENCH_MEDICARE:
+        rules += [YEAR_MONTH_RULE, BENCHMARK_TYPE_RULE]
+    if table is XREF_PG_MEMBER_NPI:
+        rules.append(XREF_NPI_RULE)
+    elif "npi" in table.schema:
         rules.append(npi_rule(ETL1_SCHEMA_CHECK))
     return tuple(rules)
 

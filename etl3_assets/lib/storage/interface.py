@@ -74,6 +74,10 @@ class WarehouseStorage(Protocol):
     def file_io_properties(self) -> dict[str, str]:
         """pyiceberg FileIO properties that reach ``uri(key)`` (empty for a folder)."""
 
+    def table_uri(self, key: str) -> str:
+        """The key's location with its scheme, as a table format (Iceberg) stores it:
+        ``file:///…`` for a folder, since engines such as iceberg-rust need the scheme."""
+
     def catalog_uri(self, key: str) -> str | None:
         """The key's location as a catalog (Glue, Athena) registers it; None when no
         catalog can reach this storage (a local folder)."""

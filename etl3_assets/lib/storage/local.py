@@ -163,6 +163,10 @@ class LocalStorage:
     def file_io_properties(self) -> dict[str, str]:
         return {}
 
+    def table_uri(self, key: str) -> str:
+        # not Path.as_uri(): pyiceberg takes the path of a file URI as written, undecoded
+        return f"file://{self._path(key).absolute().as_posix()}"
+
     def catalog_uri(self, key: str) -> str | None:
         return None
 

@@ -401,6 +401,9 @@ class S3Storage:
     def uri(self, key: str) -> str:
         return self.root.join(key)
 
+    def table_uri(self, key: str) -> str:
+        return self.root.join(key)
+
     def catalog_uri(self, key: str) -> str | None:
         return self.root.join(key)
 

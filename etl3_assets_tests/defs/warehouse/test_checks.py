@@ -37,11 +37,13 @@ month_checks = warehouse_month_checks(fact_rate_enriched)
 
 @pytest.fixture
 def clean_root(tmp_path) -> Path:
-    """Sample ETL1 data with the hostile fact values made valid, so that every rule holds."""
+    """Sample ETL1 data with the hostile fact values made valid, so that every rule holds
+    (a real rate of 0.0 would warn: rate_range starts at $0.01)."""
     frames = sample_etl1_frames(months=[MONTH, OTHER_MONTH], rows_per_month=ROWS, seed=5)
     frames["fact_rate"] = frames["fact_rate"].with_columns(
         state=pl.when(pl.col("state").is_in(sorted(US_STATE_CODES))).then("state").otherwise(pl.lit("GA")),
         payer_slug=pl.col("payer_slug").fill_null("aetna"),
+        negotiated_rate=pl.col("negotiated_rate").clip(lower_bound=0.01),
     )
     root = tmp_path / "etl1"
     for name, frame in frames.items():

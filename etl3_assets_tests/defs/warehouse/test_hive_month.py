@@ -13,7 +13,7 @@ from etl3_assets.lib.contract import FILE_COLUMNS, FILE_SCHEMA, HIVE_ESCAPED_CHA
 from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
 
 from etl3_assets_tests.support.deployment import SAMPLE_MONTHS, data_snapshot, materialize_month, snapshot
-from etl3_assets_tests.support.oracle import HOSTILE_VALUES, READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import HOSTILE_VALUES, READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 from etl3_assets_tests.support import REPO
 
 
@@ -27,7 +27,7 @@ def test_every_month_equals_the_oracle_through_three_readers(etl1_root, warehous
     for month in SAMPLE_MONTHS:
         materialize_month(etl1_root, warehouse_root, month, instance=dagster_instance)
     for month in SAMPLE_MONTHS:
-        expected = expected_enriched(str(etl1_root), month)
+        expected = as_read_from_hive(expected_enriched(str(etl1_root), month))
         assert expected.height > 300
         for name, read in READERS.items():
             assert_same_rows(read(warehouse_root, month), expected), name
@@ -85,7 +85,7 @@ def test_rematerializing_a_month_replaces_exactly_that_month(etl1_root, warehous
     removed = {k for k in before if k not in after}
     assert removed, "a shrinking month must delete the partitions it no longer has"
     assert any("state=Nuevo León, MX" in k for k in after)
-    expected = expected_enriched(str(etl1_root), "2025-08")
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), "2025-08"))
     assert expected.height < 400
     for name, read in READERS.items():
         assert_same_rows(read(warehouse_root, "2025-08"), expected)
@@ -115,7 +115,7 @@ def test_large_partitions_are_split_into_numbered_files(etl1_root, warehouse_roo
             assert names == ["fact_rate_enriched.parquet"]
         else:
             assert sorted(names) == [f"fact_rate_enriched-{i:05d}.parquet" for i in range(len(names))]
-    expected = expected_enriched(str(etl1_root), "2025-09")
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), "2025-09"))
     assert_same_rows(READERS["duckdb"](warehouse_root, "2025-09"), expected)
     # going back to unsplit files removes the splits: never both kinds in one partition
     materialize_month(etl1_root, warehouse_root, "2025-09")
@@ -140,8 +140,10 @@ def test_hostile_partition_values_round_trip(tmp_path):
         write_etl1_table(etl1, name, df)
     warehouse = tmp_path / "wh"
     materialize_month(etl1, warehouse, "2025-08")
-    expected = expected_enriched(str(etl1), "2025-08")
-    assert set(expected["payer_slug"].to_list()) >= set(HOSTILE_VALUES)
+    enriched = expected_enriched(str(etl1), "2025-08")
+    assert set(enriched["payer_slug"].to_list()) >= set(HOSTILE_VALUES)
+    expected = as_read_from_hive(enriched)
+    assert "" not in expected["payer_slug"].to_list(), "an empty value reads back as null (CONTRACT §3)"
     for name, read in READERS.items():
         assert_same_rows(read(warehouse, "2025-08"), expected)
 
@@ -233,7 +235,7 @@ def test_dagster_cli_materializes_one_month_and_nothing_else(etl1_root, tmp_path
         snapshots.append(data_snapshot(warehouse))
     assert snapshots[0] == snapshots[1]
     assert {_month_of(k) for k in snapshots[0]} == {"2025-08"}
-    assert_same_rows(READERS["polars"](warehouse, "2025-08"), expected_enriched(str(etl1_root), "2025-08"))
+    assert_same_rows(READERS["polars"](warehouse, "2025-08"), as_read_from_hive(expected_enriched(str(etl1_root), "2025-08")))
 
 
 def test_etl3_writer_flags_override_one_setting_each(etl1_root, tmp_path):
@@ -246,4 +248,4 @@ def test_etl3_writer_flags_override_one_setting_each(etl1_root, tmp_path):
     files = month_files(warehouse, "2025-08")
     assert any(f.name == "fact_rate_enriched-00001.parquet" for f in files)
     assert max(pq.ParquetFile(f).metadata.num_rows for f in files) <= 5
-    assert_same_rows(READERS["pyarrow"](warehouse, "2025-08"), expected_enriched(str(etl1_root), "2025-08"))
+    assert_same_rows(READERS["pyarrow"](warehouse, "2025-08"), as_read_from_hive(expected_enriched(str(etl1_root), "2025-08")))

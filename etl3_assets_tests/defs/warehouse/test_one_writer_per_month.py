@@ -23,7 +23,7 @@ import pytest
 from etl3_assets.lib.hive.manifest import MANIFEST_PREFIX
 
 from etl3_assets_tests.support.deployment import data_snapshot, materialize_month
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched
 from etl3_assets_tests.support.s3_servers import ACCESS_KEY, REGION, SECRET_KEY
 from etl3_assets_tests.support import REPO
 
@@ -102,7 +102,7 @@ def base_env(tmp_path: Path, wait: int, **extra) -> dict:
 
 
 def assert_local_month_exact(etl1_root: Path, warehouse: Path, others: dict[str, str]) -> None:
-    assert_same_rows(READERS["polars"](warehouse, MONTH), expected_enriched(str(etl1_root), MONTH))
+    assert_same_rows(READERS["polars"](warehouse, MONTH), as_read_from_hive(expected_enriched(str(etl1_root), MONTH)))
     files = {k for k in data_snapshot(warehouse) if "/year=2025/month=08/" in k}
     manifest = pl.read_parquet(warehouse / MANIFEST_PREFIX / f"{MONTH}.parquet")
     assert set(manifest["key"].to_list()) == files

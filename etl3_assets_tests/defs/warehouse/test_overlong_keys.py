@@ -13,7 +13,7 @@ from etl3_assets.devtools.sample_data import write_etl1_table
 from etl3_assets.lib.hive.layout import hive_escape
 
 from etl3_assets_tests.support.deployment import materialize_month, snapshot, test_settings
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 from etl3_assets_tests.support.s3_month import ASSETS, ETL1
 
 MONTH = "2025-08"
@@ -44,14 +44,14 @@ def test_a_value_too_long_for_a_folder_name_fails_before_anything_is_written(etl
     long_class = "Radiology / " + "/" * 100
     assert len(("procedure_class=" + hive_escape(long_class)).encode()) > 255
     code_cat = _read(etl1_root, "dims", "dim_code_cat")
-    code_cat = code_cat.with_columns(procedure_class=pl.lit(long_class))
+    code_cat = code_cat.with_columns(proc_class=pl.lit(long_class))
     write_etl1_table(etl1_root, "dim_code_cat", code_cat)
 
     result = materialize_month(etl1_root, warehouse_root, MONTH, raise_on_error=False)
     assert not result.success
     message = _failure(result)
     assert (
-        "ETL1 table dim_code_cat, column procedure_class: value 'Radiology / ////" in message
+        "ETL1 table dim_code_cat, column proc_class: value 'Radiology / ////" in message
         and "…' makes the partition folder procedure_class=… 330 bytes long;"
         " a folder name may have at most 255 bytes" in message
     ), message
@@ -65,8 +65,8 @@ def test_an_object_key_longer_than_1024_bytes_fails_before_anything_is_written(e
     code_cat = _read(etl1_root, "dims", "dim_code_cat")
     code = code_cat["proc_cd"][0]
     code_cat = code_cat.with_columns(
-        procedure_set=pl.when(pl.col("proc_cd") == code).then(pl.lit("s" * 235)).otherwise("procedure_set"),
-        procedure_class=pl.when(pl.col("proc_cd") == code).then(pl.lit("c" * 235)).otherwise("procedure_class"),
+        proc_set=pl.when(pl.col("proc_cd") == code).then(pl.lit("s" * 235)).otherwise("proc_set"),
+        proc_class=pl.when(pl.col("proc_cd") == code).then(pl.lit("c" * 235)).otherwise("proc_class"),
     )
     write_etl1_table(etl1_root, "dim_code_cat", code_cat)
     _first_fact_of_month(etl1_root, code=code, payer_slug="p" * 240, state="t" * 240, billing_class="b" * 240)
@@ -87,7 +87,7 @@ def test_on_s3_the_warehouse_prefix_counts_toward_the_key_limit(etl1_root, tmp_p
     _first_fact_of_month(etl1_root, payer_slug="p" * 200, state="t" * 200, billing_class="b" * 200)
     local = tmp_path / "local"
     materialize_month(etl1_root, local, MONTH)
-    assert_same_rows(READERS["pyarrow"](local, MONTH), expected_enriched(str(etl1_root), MONTH))
+    assert_same_rows(READERS["pyarrow"](local, MONTH), as_read_from_hive(expected_enriched(str(etl1_root), MONTH)))
     longest = max(len(p.relative_to(local).as_posix().encode()) for p in month_files(local, MONTH))
     with_split_name = longest + len("-00000")
     assert with_split_name < 1000

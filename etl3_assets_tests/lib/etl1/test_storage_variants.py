@@ -1,7 +1,8 @@
 """Issue 14, item 1: ETL1 tables are read by meaning (CONTRACT §1, "How a column may be stored").
 
-Every table of the sample data is written in the lossless forms three real writers
-produce (polars, pyarrow, DuckDB ``COPY``); each month built from them equals the
+Every table of the sample data, as the real ETL1 writes it (its extra columns of any
+type, NaN for missing reference numbers), is written in the lossless forms three real
+writers produce (polars, pyarrow, DuckDB ``COPY``); each month built from them equals the
 oracle's month of the same values written the plain way, and the sensor's digests do
 not change. Each lossy form fails naming table, column, stored dtype and a value, with
 the warehouse unchanged.
@@ -23,10 +24,10 @@ from etl3_assets.lib.etl1.source import Etl1InputError, Etl1Source, contract_rea
 from etl3_assets.lib.etl1.watch import month_digests, table_digest
 from etl3_assets.lib.quality.validation import check_etl1_inputs
 from etl3_assets.lib.storage import open_storage
-from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
+from etl3_assets.devtools.sample_data import as_etl1_writes, sample_etl1_frames, write_etl1_table
 
 from etl3_assets_tests.support.deployment import materialize_month, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched
 
 MONTH = "2025-08"
 # Columns made entirely null, so that the writers store them in their all-null forms.
@@ -135,6 +136,10 @@ def write_duckdb(root: Path, name: str, df: pl.DataFrame) -> None:
                 select.append(f"{quoted}::INTEGER AS {quoted}")
             elif dtype == pl.Float64:
                 select.append(f"{quoted}::FLOAT AS {quoted}")
+            elif dtype == pl.Boolean:
+                select.append(f"{quoted}::BOOLEAN AS {quoted}")
+            elif isinstance(dtype, pl.Datetime):
+                select.append(f"{quoted}::TIMESTAMPTZ AS {quoted}")
             else:
                 select.append(f"{quoted}::VARCHAR[] AS {quoted}")
         target = _folder(root, name)
@@ -168,7 +173,7 @@ def test_every_lossless_storage_form_gives_the_oracle_month(writer, tmp_path):
     plain, variant = tmp_path / "plain", tmp_path / writer
     for name, df in frames.items():
         write_etl1_table(plain, name, df)
-        WRITERS[writer](variant, name, df)
+        WRITERS[writer](variant, name, as_etl1_writes(ETL1_BY_NAME[name], df))
     stored = _stored_dtypes(variant)
     assert EXPECTED_FORMS[writer] <= stored, stored
     if writer == "pyarrow":
@@ -179,8 +184,13 @@ def test_every_lossless_storage_form_gives_the_oracle_month(writer, tmp_path):
     source = Etl1Source(open_storage(str(variant)))
     outcomes = check_etl1_inputs(source, MONTH)
     assert all(o.passed for o in outcomes.values()), [o.summary() for o in outcomes.values()]
-    ignored = outcomes["etl1_schema"].ignored_columns
-    assert ignored == ({t.name: ["etl1_run", "etl1_row_number"] for t in ETL1_TABLES} if writer == "pyarrow" else {})
+    ignored = {t: set(columns) for t, columns in outcomes["etl1_schema"].ignored_columns.items()}
+    etl1_extras = {
+        t.name: {c for c in as_etl1_writes(t, frames[t.name]).columns if c not in t.schema} for t in ETL1_TABLES
+    }
+    assert all("created_date" in columns and "modifier" in columns for columns in etl1_extras.values())
+    pyarrow_extras = {"etl1_run", "etl1_row_number"} if writer == "pyarrow" else set()
+    assert ignored == {name: columns | pyarrow_extras for name, columns in etl1_extras.items()}
 
     # the sensor's digests: same values, same digests, whichever form stores them
     plain_source = Etl1Source(open_storage(str(plain)))
@@ -191,7 +201,7 @@ def test_every_lossless_storage_form_gives_the_oracle_month(writer, tmp_path):
 
     warehouse = tmp_path / "warehouse"
     materialize_month(variant, warehouse, MONTH)
-    expected = expected_enriched(str(plain), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(plain), MONTH))
     assert expected.height == 200
     for name, read in READERS.items():
         assert_same_rows(read(warehouse, MONTH), expected), name
@@ -236,7 +246,7 @@ LOSSY = {
             root,
             "dim_provider_group",
             frames["dim_provider_group"].to_arrow().set_column(
-                4,
+                frames["dim_provider_group"].columns.index("provider_group_id_raw"),
                 "provider_group_id_raw",
                 pa.array([2**63 + 7] + [1] * (frames["dim_provider_group"].height - 1), pa.uint64()),
             ),
@@ -276,18 +286,23 @@ def test_a_lossy_storage_form_fails_naming_table_column_dtype_and_value(case, tm
 
 
 def test_contract_reading_decides_from_dtypes_and_values():
-    table = ETL1_BY_NAME["dim_provider_group"]
+    table = ETL1_BY_NAME["xref_pg_member_tin"]
     schema = pa.schema(
         [
             ("tin_value", pa.dictionary(pa.int8(), pa.string())),
-            ("provider_group_id_raw", pa.uint64()),
-            ("payer_slug", pa.int32()),  # DuckDB's untyped NULL column is int32
-            ("pg_uid", pa.string_view()),
+            ("tin_type", pa.int32()),  # DuckDB's untyped NULL column is int32
+            ("created_date", pa.timestamp("us", tz="UTC")),
             ("loaded_by", pa.string()),
         ]
     )
     reading = contract_reading(table, schema)
-    assert [p.column for p in reading.problems] == ["tin_type"]
+    assert [p.column for p in reading.problems] == ["pg_uid"]
     assert "column is missing" in reading.problems[0].problem
-    assert reading.ignored == ("loaded_by",)
-    assert dict(reading.to_check) == {"provider_group_id_raw": "range", "payer_slug": "lossy"}
+    assert reading.ignored == ("created_date", "loaded_by")
+    assert dict(reading.to_check) == {"tin_type": "lossy"}
+
+    group = contract_reading(
+        ETL1_BY_NAME["dim_provider_group"],
+        pa.schema([("pg_uid", pa.string_view()), ("payer_slug", pa.string()), ("provider_group_id_raw", pa.uint64())]),
+    )
+    assert not group.problems and dict(group.to_check) == {"provider_group_id_raw": "range"}

@@ -32,7 +32,8 @@ def test_every_byte_value_escapes_as_the_contract_says_and_round_trips(code):
 def test_real_values_round_trip_and_never_contain_a_slash():
     values = [
         "Office/outpatient services", "Atlanta-Sandy Springs-Alpharetta, GA", "100% = \"all\"", "a/../b",
-        "%%2F", "line\nbreak", "\x01", "São Paulo 🏥", "", ".", "..", "__HIVE_DEFAULT_PARTITION__x", "08",
+        "%%2F", "line\nbreak", "\x01", "São Paulo 🏥", ".", "..", "__HIVE_DEFAULT_PARTITION__x", "08",
+        "Office/ outpatient services", "Atlanta--Athens-Clarke County--Sandy Springs, GA-AL CSA",
     ]
     for value in values:
         escaped = hive_escape(value)
@@ -40,8 +41,11 @@ def test_real_values_round_trip_and_never_contain_a_slash():
         assert hive_unescape(escaped) == value
 
 
-def test_null_is_the_hive_default_partition():
+def test_null_and_the_empty_string_are_the_hive_default_partition():
+    """CONTRACT §3: Spark refuses a folder such as ``billing_class=``; Hive and Spark write
+    null and "" both as the default partition, which reads back as null."""
     assert hive_escape(None) == HIVE_NULL
+    assert hive_escape("") == HIVE_NULL
     assert hive_unescape(HIVE_NULL) is None
 
 

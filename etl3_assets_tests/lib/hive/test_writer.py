@@ -13,7 +13,7 @@ from etl3_assets.devtools.sample_data import generate_sample_etl1
 from etl3_assets.lib.storage import LocalStorage
 
 from etl3_assets_tests.support.deployment import data_snapshot, materialize_month, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 from etl3_assets_tests.support import REPO
 
 MONTH = "2025-08"
@@ -30,7 +30,7 @@ def test_tiny_budget_spills_many_buckets_and_writes_the_exact_month(
 ):
     result = materialize_month(etl1_root, warehouse_root, MONTH, instance=dagster_instance, **TINY_BUDGET)
     meta = _warehouse_metadata(result)
-    expected = expected_enriched(str(etl1_root), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), MONTH))
     for name, read in READERS.items():
         assert_same_rows(read(warehouse_root, MONTH), expected), name
 
@@ -106,7 +106,7 @@ def test_a_run_killed_mid_way_is_repaired_by_the_next_run(etl1_root, warehouse_r
     assert child.returncode == -signal.SIGKILL, child.stderr
     pending = list((warehouse_root / MANIFEST_PREFIX / f"{MONTH}.pending").glob("*.parquet"))
     assert pending, "the killed run journaled its keys before writing"
-    expected = expected_enriched(str(etl1_root), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), MONTH))
     half_written = {p.relative_to(warehouse_root).as_posix() for p in month_files(warehouse_root, MONTH)}
     assert half_written - old_keys, "the kill came after the new run had written files"
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl3_assets.devtools.sample_data import sample_etl1_frames, write_etl1_table
-from etl3_assets.lib.contract import ENRICHED_SCHEMA, GLUE_DATABASE
+from etl3_assets.lib.contract import ENRICHED_SCHEMA, GLUE_DATABASE, ICEBERG_SCHEMA
 from etl3_assets.lib.enrich import EnrichedMonth
 from etl3_assets.lib.etl1.source import Etl1Source
 from etl3_assets.lib.iceberg import table as it
@@ -100,6 +100,8 @@ def read_polars(target: TargetSpec, month: str) -> pl.DataFrame:
         .filter((pl.col("year") == year) & (pl.col("month") == m))
         .collect()
     )
+    assert frame.columns == list(ICEBERG_SCHEMA)
+    assert frame["taxonomy"].eq_missing(frame["primary_taxonomy_code"]).all()
     return frame.select(list(ENRICHED_SCHEMA)).sort("fact_uid")
 
 
@@ -151,9 +153,13 @@ def test_table_follows_the_contract(tmp_path):
     table = spec.table()
     assert (tmp_path / "wh" / "iceberg" / "catalog.db").is_file()
     assert table.name() == (GLUE_DATABASE, "fact_rate_enriched_iceberg")
-    assert table.location() == str(tmp_path / "wh" / "iceberg" / "fact_rate_enriched_iceberg")
+    # the scheme in every stored path: iceberg-rust cannot open a table without it
+    assert table.location() == f"file://{tmp_path}/wh/iceberg/fact_rate_enriched_iceberg"
+    assert table.metadata_location.startswith(f"file://{tmp_path}/wh/iceberg/")
     types = {f.name: str(f.field_type) for f in table.schema().fields}
-    assert list(types) == list(ENRICHED_SCHEMA)
+    # every enriched column and all nine partition columns: taxonomy beside primary_taxonomy_code
+    assert list(types) == list(ICEBERG_SCHEMA) and set(types) == set(ENRICHED_SCHEMA) | {"taxonomy"}
+    assert list(types).index("taxonomy") == list(types).index("primary_taxonomy_code") + 1
     assert types["negotiated_rate"] == "double" and types["provider_group_id_raw"] == "long"
     assert types["year"] == types["month"] == "int" and types["is_above_medicare"] == "boolean"
     assert types["pos_members"] == "list<string>" and types["fact_uid"] == "string"
@@ -161,7 +167,7 @@ def test_table_follows_the_contract(tmp_path):
     order = [(table.schema().find_column_name(f.source_id), str(f.direction), str(f.null_order)) for f in table.sort_order().fields]
     assert [c for c, _, _ in order] == [
         "payer_slug", "state", "billing_class", "procedure_set", "procedure_class",
-        "primary_taxonomy_code", "stat_area_name", "fact_uid",
+        "taxonomy", "stat_area_name", "fact_uid",
     ]
     assert {(d, n) for _, d, n in order} == {("ASC", "NULLS FIRST")}
     # a second open finds the same table; a table off the contract is refused by name
@@ -170,6 +176,24 @@ def test_table_follows_the_contract(tmp_path):
         update.delete_column("county_fips")
     with pytest.raises(it.IcebergTableError, match="column 'county_fips' is missing"):
         spec.table()
+
+
+def test_a_local_table_stores_every_path_with_its_file_scheme(etl1_root, tmp_path):
+    """iceberg-rust (DataFusion's provider) cannot open a table whose paths lack the scheme."""
+    spec = TargetSpec(root=str(tmp_path / "wh"))
+    write(spec, stage(etl1_root, MONTH, tmp_path / "staged"))
+    table = spec.catalog().load_table(it.IDENTIFIER)
+    snapshot = table.current_snapshot()
+    paths = [table.metadata_location, snapshot.manifest_list]
+    for manifest in snapshot.manifests(table.io):
+        paths.append(manifest.manifest_path)
+        paths += [entry.data_file.file_path for entry in manifest.fetch_manifest_entry(table.io)]
+    assert len(paths) >= 4
+    assert all(p.startswith("file:///") for p in paths), paths
+    assert_same_rows(read_pyiceberg(spec, MONTH), expected_enriched(str(etl1_root), MONTH))
+    report = it.remove_orphan_files(table, grace=timedelta(0))
+    assert not report.deleted_files, "a referenced file:// path is not taken for an orphan"
+    assert set(data_file_listing(spec)) == {f.file_path for f in it.month_data_files(table, MONTH)}
 
 
 def test_every_month_equals_the_oracle_through_pyiceberg_and_polars(target, etl1_root, tmp_path):
@@ -404,7 +428,7 @@ def test_a_skewed_run_is_split_again_before_it_is_sorted(tmp_path):
     own sample, so no run sorted in memory exceeds about twice the budget's share."""
     frames = sample_etl1_frames(months=[MONTH], rows_per_month=400, seed=5)
     etl1 = _etl1(tmp_path, frames)
-    staged = pl.scan_parquet(stage(etl1, MONTH, tmp_path / "staged"))
+    staged = it.with_partition_columns(pl.scan_parquet(stage(etl1, MONTH, tmp_path / "staged")))
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     [(whole, rows)] = it._spill_runs(staged, pl.DataFrame(), scratch, "all", 1000)
@@ -416,7 +440,8 @@ def test_a_skewed_run_is_split_again_before_it_is_sorted(tmp_path):
     got = pl.concat(pieces)
     keys = [python_key(r) for r in got.to_dicts()]
     assert keys == sorted(keys)
-    assert_same_rows(got.sort("fact_uid"), expected_enriched(str(etl1), MONTH))
+    assert got["taxonomy"].eq_missing(got["primary_taxonomy_code"]).all()
+    assert_same_rows(got.drop("taxonomy").sort("fact_uid"), expected_enriched(str(etl1), MONTH))
     assert not list(scratch.iterdir()), "every spilled run is deleted once read"
 
 
