@@ -19,7 +19,7 @@ from etl3_assets.lib.hive.manifest import MonthManifest
 from etl3_assets.lib.storage import LocalStorage
 
 from etl3_assets_tests.support import REPO
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 
 MONTH = "2025-08"
 BIN = Path(sys.executable).parent
@@ -116,7 +116,7 @@ def test_ctrl_c_mid_write_stops_the_run_and_the_next_run_repairs_it(command, tmp
     keys = {p.relative_to(warehouse).as_posix() for p in month_files(warehouse, MONTH)}
     assert keys == set(MonthManifest(LocalStorage(warehouse), MONTH).committed()["key"])
     assert {p: p.stat().st_mtime_ns for p in month_files(warehouse, MONTH)} == committed
-    expected = expected_enriched(str(etl1), MONTH)
+    expected = as_read_from_hive(expected_enriched(str(etl1), MONTH))
     for name, read in READERS.items():
         assert_same_rows(read(warehouse, MONTH), expected), name
     assert not list(warehouse.rglob("*.tmp"))

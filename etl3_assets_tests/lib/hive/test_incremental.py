@@ -19,7 +19,7 @@ from etl3_assets.lib.storage import LocalStorage
 from etl3_assets_tests.support import REPO
 from etl3_assets_tests.support.crashing_storage import rebuild_month
 from etl3_assets_tests.support.deployment import materialize_month, read_etl1, rewrite_etl1, snapshot
-from etl3_assets_tests.support.oracle import READERS, assert_same_rows, expected_enriched, month_files
+from etl3_assets_tests.support.oracle import READERS, as_read_from_hive, assert_same_rows, expected_enriched, month_files
 
 MONTH = "2025-08"
 ADDED_PAYER = "uhc=50% o'neil"
@@ -48,7 +48,7 @@ def metadata(result) -> dict:
 
 
 def assert_exact(etl1_root: Path, warehouse: Path, month: str = MONTH) -> None:
-    expected = expected_enriched(str(etl1_root), month)
+    expected = as_read_from_hive(expected_enriched(str(etl1_root), month))
     for name, read in READERS.items():
         assert_same_rows(read(warehouse, month), expected), name
     committed = set(MonthManifest(LocalStorage(warehouse), month).committed()["key"])
