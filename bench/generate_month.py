@@ -73,6 +73,11 @@ def zipf_weights(n: int, exponent: float) -> list[float]:
     return [1.0 / (i ** exponent) for i in range(1, n + 1)]
 
 
+def payer_slugs(n: int) -> list[str]:
+    """The month's payers (``--payers``; 12 by default, issue 4's count)."""
+    return [f"payer-{i:02d}" for i in range(n)]
+
+
 def bench_frame(rng: Draws, codes: list[str]) -> pl.DataFrame:
     """The three benchmarks stacked: per state, code and benchmark type a row effective in
     January and, for about a third, a revision effective in July; 0.0 rates occur."""
@@ -107,7 +112,8 @@ def bench_frame(rng: Draws, codes: list[str]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal")
 
 
-def dimension_frames(rng: Draws) -> dict[str, pl.DataFrame]:
+def dimension_frames(rng: Draws, payers: list[str] = PAYERS) -> dict[str, pl.DataFrame]:
+    PAYERS = payers  # noqa: N806 - the month's payers, where the module's default was
     codes = [f"{10000 + i}" for i in range(N_CODES)]
     npis = [f"{1000000000 + 7 * i}" for i in range(N_NPIS)]
     pg_uids = [f"pg{i:06d}" for i in range(N_GROUPS)]
@@ -222,7 +228,8 @@ def dimension_frames(rng: Draws) -> dict[str, pl.DataFrame]:
     }
 
 
-def fact_slice(rng: Draws, year_month: str, start: int, n: int) -> pl.DataFrame:
+def fact_slice(rng: Draws, year_month: str, start: int, n: int, payers: list[str] = PAYERS) -> pl.DataFrame:
+    PAYERS = payers  # noqa: N806 - the month's payers, where the module's default was
     code = rng.choice(N_CODES, n, zipf_weights(N_CODES, CODE_ZIPF_EXPONENT))
     group = rng.integers(0, N_GROUPS, n)
     frame = pl.DataFrame(
@@ -249,11 +256,15 @@ def fact_slice(rng: Draws, year_month: str, start: int, n: int) -> pl.DataFrame:
     )
 
 
-def generate_month(root: str | Path, rows: int, year_month: str = "2025-08", seed: int = 4) -> Path:
-    """Write the ETL1 star schema for one month of ``rows`` fact rows under ``root`` (and,
-    beside them, fact rows with an empty year_month, as the real ETL1 writes)."""
+def generate_month(
+    root: str | Path, rows: int, year_month: str = "2025-08", seed: int = 4, payers: int = len(PAYERS)
+) -> Path:
+    """Write the ETL1 star schema for one month of ``rows`` fact rows of ``payers`` payers
+    under ``root`` (and, beside them, fact rows with an empty year_month, as the real ETL1
+    writes)."""
     rng = Draws(seed)
-    for name, frame in dimension_frames(rng).items():
+    slugs = payer_slugs(payers)
+    for name, frame in dimension_frames(rng, slugs).items():
         write_etl1_table(root, name, frame)
     path = Path(root) / FACT_RATE.relative_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +272,7 @@ def generate_month(root: str | Path, rows: int, year_month: str = "2025-08", see
     slices = [(year_month, start, min(SLICE_ROWS, rows - start)) for start in range(0, rows, SLICE_ROWS)]
     slices.append(("", rows, int(rows * ROWS_WITHOUT_MONTH_SHARE)))
     for month, start, n in slices:
-        facts = conform_to_contract(FACT_RATE, fact_slice(rng, month, start, n))
+        facts = conform_to_contract(FACT_RATE, fact_slice(rng, month, start, n, slugs))
         table = as_etl1_writes(FACT_RATE, facts).to_arrow()
         writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
         writer.write_table(table)
@@ -275,8 +286,9 @@ def main() -> None:
     parser.add_argument("root")
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--month", default="2025-08")
+    parser.add_argument("--payers", type=int, default=len(PAYERS))
     args = parser.parse_args()
-    generate_month(args.root, args.rows, args.month)
+    generate_month(args.root, args.rows, args.month, payers=args.payers)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,15 @@ def _tree_processes(root: psutil.Process) -> list[tuple[str, int]]:
 
 def run_events(dagster_home: Path) -> dict:
     """Steps' wall times and the warehouse materialization's metadata, from the run's log."""
+    run_id, status, steps, checks, metadata = run_log(dagster_home)
+    return {"run_id": run_id, "status": status, "step_wall_s": steps, "checks_passed": checks,
+            "writer": {k: metadata[k] for k in sorted(metadata) if k.startswith(("seconds_", "files", "rows",
+                       "partitions", "peak_rss", "write_cpu", "write_sys", "buckets", "memory_budget"))}}
+
+
+def run_log(dagster_home: Path) -> tuple[str, str, dict, dict, dict]:
+    """The newest run's id, status, steps' wall times, checks' results and the warehouse
+    materialization's whole metadata."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     import dagster as dg
 
@@ -104,9 +113,7 @@ def run_events(dagster_home: Path) -> dict:
                 materialization = event.event_specific_data.materialization
                 if materialization.asset_key.path[-1] == WAREHOUSE_ASSET:
                     metadata = {k: v.value for k, v in materialization.metadata.items()}
-        return {"run_id": run.run_id, "status": str(run.status), "step_wall_s": steps, "checks_passed": checks,
-                "writer": {k: metadata[k] for k in sorted(metadata) if k.startswith(("seconds_", "files", "rows",
-                           "partitions", "peak_rss", "write_cpu", "write_sys", "buckets", "memory_budget"))}}
+        return run.run_id, str(run.status), steps, checks, metadata
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ import argparse
 import logging
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from etl3_assets.lib.contract import ICEBERG_ASSET, STAGED_ASSET, WAREHOUSE_ASSET
@@ -38,6 +41,18 @@ class CommandFailed(Exception):
     """A month failed: the message is its cause, printed as the command's last line."""
 
 
+class MonthInterrupted(Exception):
+    """A month's run was interrupted (Ctrl-C): printed as the command's one last line."""
+
+
+def interrupted_message(month: str | None) -> str:
+    which = f"month {month}" if month else "the month being built"
+    return (
+        f"interrupted: {which} was not committed; the warehouse keeps it as its last complete run wrote it,"
+        " and the next run of the month repairs what this one began"
+    )
+
+
 VERBOSE = False  # set by --verbose: Dagster's own console log, and tracebacks
 
 
@@ -54,21 +69,45 @@ def _quiet_console_logger():
         log = logging.Logger("etl3", level=init_context.logger_config["log_level"].upper())
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.addFilter(_SkipRepeatedCause())
         log.addHandler(handler)
         return log
 
     return console
 
 
+def _event_text(record: logging.LogRecord) -> str:
+    """One line for a Dagster log record: an error's cause, else the message's first line."""
+    meta = getattr(record, "dagster_meta", None) or {}
+    lines = (meta.get("orig_message") or record.getMessage()).splitlines() or [""]
+    error = getattr(getattr(meta.get("dagster_event"), "event_specific_data", None), "error", None)
+    return _cause(error) if error is not None else lines[0]
+
+
 class _OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         meta = getattr(record, "dagster_meta", None) or {}
-        lines = (meta.get("orig_message") or record.getMessage()).splitlines() or [""]
-        error = getattr(getattr(meta.get("dagster_event"), "event_specific_data", None), "error", None)
-        text = _cause(error) if error is not None else lines[0]
+        text = _event_text(record)
         step = meta.get("step_key")
         line = f"{step}: {text}" if step else text
         return super().format(logging.makeLogRecord({**record.__dict__, "msg": line, "args": None}))
+
+
+class _SkipRepeatedCause(logging.Filter):
+    """Drops an error that repeats the previous one's text (the run's failure repeating
+    its step's cause, e.g. an interrupt): one line per cause."""
+
+    def __init__(self):
+        super().__init__()
+        self.last_error = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        text = _event_text(record)
+        repeated = bool(text) and text == self.last_error
+        self.last_error = text
+        return not repeated
 
 
 def _job(job):
@@ -83,6 +122,16 @@ def _cause(error) -> str:
     message = error.message.strip()
     qualified, _, rest = message.partition(": ")
     return rest.strip() if error.cls_name and qualified.split(".")[-1] == error.cls_name else message
+
+
+def _was_interrupted(result) -> bool:
+    """Whether a step of the run failed because the run was interrupted."""
+    return any(
+        event.event_type_value == "STEP_FAILURE"
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name in ("KeyboardInterrupt", "DagsterExecutionInterruptedError")
+        for event in result.all_events
+    )
 
 
 def _failures(result) -> list[str]:
@@ -105,10 +154,11 @@ def _failures(result) -> list[str]:
     return causes
 
 
-def _materialize_months(months: list[str]) -> list[dict]:
+def _materialize_months(months: list[str], full_rewrite: bool = False) -> list[dict]:
     import dagster as dg
 
     from etl3_assets.definitions import defs
+    from etl3_assets.defs.warehouse.jobs import full_rewrite_run_config
 
     instance = _dagster_instance()
     job = _job(defs.resolve_implicit_global_asset_job_def())
@@ -117,13 +167,18 @@ def _materialize_months(months: list[str]) -> list[dict]:
         result = job.execute_in_process(
             partition_key=month,
             instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **(full_rewrite_run_config() if full_rewrite else {}),
+            },
             asset_selection=[dg.AssetKey(STAGED_ASSET), dg.AssetKey(WAREHOUSE_ASSET), dg.AssetKey(ICEBERG_ASSET)],
             raise_on_error=VERBOSE,
         )
         if not result.success:
             if summaries:
                 _print_summaries(summaries)
+            if _was_interrupted(result):
+                raise MonthInterrupted(interrupted_message(month))
             skipped = f" (not attempted: {', '.join(months[i + 1:])})" if months[i + 1:] else ""
             raise CommandFailed(f"month {month} failed{skipped}: " + "; ".join(_failures(result)))
         for mat in result.asset_materializations_for_node(WAREHOUSE_ASSET):
@@ -148,7 +203,7 @@ def _apply_writer_flags(args: argparse.Namespace) -> None:
 
 
 def _print_summaries(summaries: list[dict]) -> None:
-    cols = ["month", "rows", "partitions", "files", "bytes", "stale_files_deleted"]
+    cols = ["month", "rows", "partitions", "files", "files_written", "files_kept", "files_deleted", "bytes_written"]
     print("  ".join(f"{c:>12}" for c in cols))
     for s in summaries:
         print("  ".join(f"{s.get(c, ''):>12}" for c in cols))
@@ -259,7 +314,7 @@ def cmd_etl1(args: argparse.Namespace) -> None:
 
 def cmd_materialize(args: argparse.Namespace) -> None:
     _check_roots()
-    _print_summaries(_materialize_months(args.partition))
+    _print_summaries(_materialize_months(args.partition, full_rewrite=args.full_rewrite))
 
 
 def cmd_setup_bucket(args: argparse.Namespace) -> None:
@@ -480,6 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_partition_flag(p, "build")
     _add_writer_flags(p)
+    p.add_argument(
+        "--full-rewrite", action="store_true",
+        help="write every file of the month; by default files whose content has not changed are kept as they are",
+    )
     p.set_defaults(func=cmd_materialize, months_flag=True)
 
     p = command(
@@ -546,10 +605,97 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RUN_HERE = "--run-here"
+"""Hidden flag: run the command in this process (the child of ``run_behind_front``)."""
+FRONTED_COMMANDS = ("materialize", "demo")
+STOP_SECONDS = 1.5
+"""How long an interrupted run gets to stop by itself before its processes are killed."""
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_front():
+    """A function for the child to call right after fork: SIGINT when the front dies
+    (Linux), so the run never outlives it. Resolved before the fork, so the child makes
+    one plain system call and takes no lock another thread of the front might hold."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+def run_behind_front(argv: list[str]) -> int:
+    """Run a month command in a child process group and stand in front of it.
+
+    The terminal sends Ctrl-C to its whole foreground process group; in one group with
+    the run, Dagster's helper processes (its log mirrors) would each print a traceback
+    and the writer processes would each see the interrupt on their own. Here only this
+    front sees it, and passes one SIGINT to the run's main process, which stops its
+    steps, its writer processes and its helpers in order and says so in one line. If the
+    run has not stopped within ``STOP_SECONDS`` (or a second Ctrl-C comes), its whole
+    group is killed; what it began is repaired by the month's next run either way.
+    """
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    # a process group of its own: the terminal's Ctrl-C reaches only this front
+    child = subprocess.Popen(
+        [sys.executable, "-m", "etl3_assets.cli", RUN_HERE, *argv], process_group=0, preexec_fn=_die_with_front()
+    )
+    try:
+        return _wait(child)
+    except KeyboardInterrupt:
+        pass
+    try:
+        child.send_signal(signal.SIGINT)
+        code = _wait(child, STOP_SECONDS)
+        _kill_group(child.pid)  # any helper left behind
+        return code
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        _kill_group(child.pid)
+        child.wait()
+        print(f"etl3 {argv_command(argv)}: {interrupted_message(None)}", file=sys.stderr)
+        return 130
+
+
+def _wait(child: subprocess.Popen, timeout: float | None = None) -> int:
+    """``child.wait``, in short slices: a signal taken by another thread of this process
+    (polars starts some) runs its handler only when the main thread next runs Python."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return child.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def argv_command(argv: list[str]) -> str:
+    """The month command ``argv`` names (its first word that is not a flag), else ''."""
+    command = next((a for a in argv if not a.startswith("-")), "")
+    return command if command in FRONTED_COMMANDS else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command. Without --verbose, a failure prints its cause as the last line
-    (stderr) and exits 1, a wrong flag value one line and exits 2: no traceback."""
+    (stderr) and exits 1, a wrong flag value one line and exits 2: no traceback. The
+    month commands run behind a front process (``run_behind_front``)."""
     global VERBOSE
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [RUN_HERE]:
+        argv = argv[1:]
+    elif argv_command(argv) and not {"-h", "--help"} & set(argv):
+        return run_behind_front(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     VERBOSE = getattr(args, "verbose", False)
@@ -573,8 +719,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"{name}: {error}", file=sys.stderr)
         return 1
+    except MonthInterrupted as error:
+        sys.stdout.flush()
+        print(f"{name}: {error}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+        print(f"{name}: {interrupted_message(None)}", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the cause, not a stack, unless --verbose
         if VERBOSE:

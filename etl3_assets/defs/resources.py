@@ -26,7 +26,9 @@ def build_resources(
     ``glue_endpoint_url`` points the catalog at another Glue endpoint (tests: moto), and
     ``monitoring_endpoint_url`` CloudWatch and SNS.
     """
-    s3 = s3 or Etl3S3Resource(region_name=settings.s3_region)
+    s3 = s3 or Etl3S3Resource(
+        region_name=settings.s3_region, retry_mode=settings.s3_retry_mode, max_attempts=settings.s3_max_attempts
+    )
     warehouse = WarehouseResource(
         root=settings.warehouse_root,
         chunk_size=settings.chunk_size,

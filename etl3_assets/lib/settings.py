@@ -42,6 +42,8 @@ class Settings:
     max_rows_per_file: int = 1_000_000
     max_workers: int = field(default_factory=_cpu_count)
     upload_threads: int = 8
+    s3_retry_mode: str = "adaptive"
+    s3_max_attempts: int = 5
     glue_threads: int = 4
     first_month: str = "2024-01"
     sensor_interval_seconds: int = 60
@@ -109,21 +111,25 @@ def _seconds(raw: str) -> float:
 
 
 SENSOR_STATES = ("running", "stopped")
+RETRY_MODES = ("standard", "adaptive", "legacy")
 ICEBERG_CATALOGS = ("auto", "glue", "sqlite")
 
 
-def _iceberg_catalog(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in ICEBERG_CATALOGS:
-        raise ValueError(f"expected one of {', '.join(ICEBERG_CATALOGS)}")
-    return value
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser of a value among ``choices`` (case and surrounding spaces ignored)."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
 
 
-def _sensor_state(raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in SENSOR_STATES:
-        raise ValueError(f"expected one of {', '.join(SENSOR_STATES)}")
-    return value
+_retry_mode = _one_of(RETRY_MODES)
+_iceberg_catalog = _one_of(ICEBERG_CATALOGS)
+_sensor_state = _one_of(SENSOR_STATES)
 
 
 def _addresses(raw: str) -> tuple[str, ...]:
@@ -175,6 +181,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_WORKERS", "max_workers", _positive_int, "partition-writing processes (default: CPU count)"),
     Variable("UPLOAD_THREADS", "upload_threads", _positive_int, "S3 uploads in flight per writing process"),
     Variable("GLUE_THREADS", "glue_threads", _positive_int, "Glue partition calls in flight"),
+    Variable(
+        "S3_RETRY_MODE", "s3_retry_mode", _retry_mode,
+        "boto3's retry mode for S3 and Glue: adaptive (standard, plus client-side slowing on throttling), standard or legacy",
+    ),
+    Variable(
+        "S3_MAX_ATTEMPTS", "s3_max_attempts", _positive_int,
+        "attempts per S3/Glue request, the first included; an outage longer than their backoff fails the month",
+    ),
     Variable("ETL3_FIRST_MONTH", "first_month", str, "first monthly partition (YYYY-MM)"),
     Variable(
         "ETL3_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", _positive_int, "seconds between ETL1 sensor ticks"

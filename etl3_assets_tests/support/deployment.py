@@ -44,13 +44,16 @@ def etl3_resources(etl1_root, warehouse_root, **overrides) -> dict:
     return build_resources(test_settings(etl1_root, warehouse_root, **overrides))
 
 
-def materialize_month(etl1_root, warehouse_root, month, instance=None, raise_on_error=True, **overrides):
+def materialize_month(
+    etl1_root, warehouse_root, month, instance=None, raise_on_error=True, run_config=None, **overrides
+):
     """Materialize one month through Dagster's real ``materialize`` API."""
     return dg.materialize(
         MONTH_ASSETS,
         partition_key=month,
         instance=instance,
         raise_on_error=raise_on_error,
+        run_config=run_config,
         resources=etl3_resources(etl1_root, warehouse_root, **overrides),
     )
 

@@ -9,7 +9,7 @@ from etl3_assets.defs.monitoring.resources import MonitoringResource, published_
 from etl3_assets.defs.partitions import MONTH_BACKFILL_POLICY, MONTHLY_OUTPUT_FRESHNESS, monthly_partitions
 from etl3_assets.defs.retries import retrying_transient
 from etl3_assets.defs.warehouse.checks import etl1_input_check_specs, guard_etl1_inputs
-from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig
+from etl3_assets.defs.warehouse.jobs import DRY_RUN, MATERIALIZE, MonthRunConfig, MonthWriteConfig
 from etl3_assets.defs.warehouse.resources import WarehouseResource
 from etl3_assets.lib.contract import (
     ENRICHED_SCHEMA,
@@ -98,6 +98,15 @@ def staged_enriched_month(
         )
 
 
+def month_interrupted(year_month: str) -> str:
+    """What an interrupted month write leaves, in one line: nothing partial is committed
+    (``lib/hive/manifest.py``), and the next run repairs it."""
+    return (
+        f"month {year_month} was interrupted before it was committed: the warehouse keeps the month as"
+        " its last complete run wrote it, and the next run of the month repairs what this one began"
+    )
+
+
 @dg.asset(
     name=WAREHOUSE_ASSET,
     ins={"staged": dg.AssetIn(STAGED_ASSET)},
@@ -117,14 +126,23 @@ def fact_rate_enriched(
     staged: pl.LazyFrame,
     warehouse: WarehouseResource,
     monitoring: MonitoringResource,
+    config: MonthWriteConfig,
 ) -> dg.MaterializeResult:
     """The month in the Hive-partitioned warehouse (CONTRACT section 3): the month's files
-    are replaced exactly, then its quality metrics are computed from what was written and
-    published to CloudWatch (when configured)."""
+    are replaced exactly, writing only those whose content changed (all of them with the
+    run config ``full_rewrite``), then its quality metrics are computed from what was
+    written and published to CloudWatch (when configured)."""
     year_month = context.partition_key
     with retrying_transient(context, warehouse.retry_policy()):
-        with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
-            result, requests = warehouse.write_month(year_month, staged, log=context.log.info, warn=context.log.warning)
+        try:
+            with warehouse.month_lock(WAREHOUSE_ASSET, year_month, run_id=context.run.run_id, log=context.log.info):
+                result, requests, retries = warehouse.write_month(
+                    year_month, staged, log=context.log.info, warn=context.log.warning, full_rewrite=config.full_rewrite
+                )
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            # the writer processes are stopped and the lease released by now; still an
+            # interrupt, so Dagster stops the run's other steps too
+            raise dg.DagsterExecutionInterruptedError(month_interrupted(year_month)) from None
         written_to = warehouse.storage().uri(WAREHOUSE_DATA_PREFIX)
         context.log.info(f"wrote {year_month} to {written_to} ({result.files} files)")
         quality = month_quality_metrics(staged, warehouse.committed_files(year_month))
@@ -154,7 +172,11 @@ def fact_rate_enriched(
             "stale_files_deleted": result.stale_deleted,
             "warehouse_root": warehouse.root,
             "written_to": written_to,
-            **({"storage_requests": dg.MetadataValue.json(requests)} if requests else {}),
+            "full_rewrite": config.full_rewrite,
+            "storage_requests": dg.MetadataValue.json(requests),
+            "requests_total": sum(requests.values()),
+            "retries": sum(retries.values()),
+            **({"retries_by_operation": dg.MetadataValue.json(retries)} if retries else {}),
             **{f"seconds_{k}": round(v, 3) for k, v in result.seconds.items()},
             **result.metrics(),
             **as_metadata(quality),

@@ -15,13 +15,25 @@ from typing import Literal
 
 import dagster as dg
 
-from etl3_assets.lib.contract import STAGED_ASSET
+from etl3_assets.lib.contract import STAGED_ASSET, WAREHOUSE_ASSET
 
 MATERIALIZE, VALIDATE_ONLY, DRY_RUN = "materialize", "validate-only", "dry-run"
 
 
 class MonthRunConfig(dg.Config):
     mode: Literal["materialize", "validate-only", "dry-run"] = MATERIALIZE
+
+
+class MonthWriteConfig(dg.Config):
+    """How ``fact_rate_enriched`` writes the month: by default only the files whose content
+    changed (the others are kept untouched); ``full_rewrite`` writes every file."""
+
+    full_rewrite: bool = False
+
+
+def full_rewrite_run_config() -> dict:
+    """The run config asking ``fact_rate_enriched`` for a full rewrite of the month."""
+    return {"ops": {WAREHOUSE_ASSET: {"config": {"full_rewrite": True}}}}
 
 
 def _mode_config(mode: str) -> dict:

@@ -65,8 +65,9 @@ class WarehouseResource(dg.ConfigurableResource):
         ):
             yield
 
-    def writer_settings(self) -> WriterSettings:
+    def writer_settings(self, full_rewrite: bool = False) -> WriterSettings:
         return WriterSettings(
+            full_rewrite=full_rewrite,
             chunk_size=self.chunk_size,
             memory_limit_mb=self.memory_limit_mb,
             max_rows_per_file=self.max_rows_per_file,
@@ -85,18 +86,20 @@ class WarehouseResource(dg.ConfigurableResource):
         *,
         log: Callable[[str], None],
         warn: Callable[[str], None],
-    ) -> tuple[MonthWriteResult, dict[str, int]]:
-        """Replace the month in the Hive layout; the result and the storage requests sent."""
+        full_rewrite: bool = False,
+    ) -> tuple[MonthWriteResult, dict[str, int], dict[str, int]]:
+        """Replace the month in the Hive layout (only the files that changed, unless
+        ``full_rewrite``); the result, the storage requests sent and the retries among them."""
         rows = enriched.select(pl.len()).collect().item()
         storage = self.storage()
         try:
             result = write_month(
                 storage, year_month, enriched,
-                expected_rows=rows, settings=self.writer_settings(), log=log, warn=warn,
+                expected_rows=rows, settings=self.writer_settings(full_rewrite), log=log, warn=warn,
             )
         finally:
             storage.close()
-        return result, dict(storage.requests)
+        return result, dict(storage.requests), dict(storage.retries)
 
     def plan_month(self, year_month: str, enriched: pl.LazyFrame) -> MonthPlan:
         return plan_month(enriched, self.storage(), year_month, max_rows_per_file=self.max_rows_per_file)

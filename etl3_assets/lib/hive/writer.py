@@ -8,8 +8,15 @@ The month arrives as a lazy frame and is never collected whole:
    partition lands whole in exactly one bucket;
 2. *write*: worker processes take one bucket at a time, sort it by partition, and write
    every partition once, as one file (or as ``-NNNNN`` splits above
-   ``max_rows_per_file``);
-3. *commit*: the month manifest is replaced and the month's stale objects deleted.
+   ``max_rows_per_file``), except the files whose content the committed month already
+   holds, which are kept untouched (``incremental.py``; not with ``full_rewrite``);
+3. *commit*: the month manifest is replaced and the month's stale objects deleted
+   (``manifest.py`` gives the protocol and why a crash at any moment leaves the month
+   exact for the next run).
+
+An interrupt (Ctrl-C, SIGTERM) stops the worker processes at once (``lib/processes.py``):
+they ignore SIGINT and leave it to this process, which terminates them; a worker's write
+under way removes its temporary file on the way out.
 
 The cost of a real month is per file (hundreds of thousands of partitions of a few dozen
 rows, each one parquet encode), so phase 2 runs in processes: they beat threads, which contend for the GIL between the many small encodes. Memory is
@@ -21,11 +28,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +44,11 @@ import pyarrow.parquet as pq
 
 from etl3_assets.lib.contract import FILE_COLUMNS
 from etl3_assets.lib.hive.layout import PARTITION_DIR_COLUMN, data_file_names, data_key, partition_dir_expr
+from etl3_assets.lib.hive.incremental import LISTING_SCHEMA, file_digests, kept_files, positions_of, split_trusted
 from etl3_assets.lib.hive.manifest import MonthManifest
 from etl3_assets.lib.hive.parquet_encoder import BucketEncoder, supports
 from etl3_assets.lib.storage import WarehouseStorage
-from etl3_assets.lib.processes import BARE_SPAWN
+from etl3_assets.lib.processes import BARE_SPAWN, stopping_pool
 from etl3_assets.lib.progress import MIB, MemoryWatch, WriteProgress
 
 BUCKET_COLUMN = "_bucket"
@@ -75,7 +84,8 @@ class WriterSettings:
     """``chunk_size``: rows per slice read by the spill (capped by the budget);
     ``memory_limit_mb``: the budget the process tree's RSS stays within, plus
     ``FIXED_OVERHEAD_MB``; ``max_workers``: partition-writing processes;
-    ``memory_root_pid``: the process whose tree the budget counts (default this one)."""
+    ``memory_root_pid``: the process whose tree the budget counts (default this one);
+    ``full_rewrite``: write every file, keeping none of the committed month's."""
 
     chunk_size: int = 250_000
     memory_limit_mb: int = 1024
@@ -84,6 +94,7 @@ class WriterSettings:
     scratch_dir: str | None = None
     progress_every_s: float = 10.0
     memory_root_pid: int | None = None
+    full_rewrite: bool = False
 
     def bucket_count(self, expected_rows: int) -> int:
         per_worker = self.memory_limit_mb * MIB * BUCKET_SHARE_OF_BUDGET / max(1, self.max_workers)
@@ -121,6 +132,8 @@ class MonthWriteResult:
     bytes: int = 0
     buckets: int = 0
     stale_deleted: int = 0
+    files_kept: int = 0
+    bytes_written: int = 0
     peak_rss_bytes: int = 0
     budget_bytes: int = 0
     over_budget: bool = False
@@ -139,6 +152,10 @@ class MonthWriteResult:
             "ChunkOutputRows": self.rows,
             "ChunkProcessingRate": round(self.rows_per_second(), 1),
             "PartitionsCreated": self.partitions,
+            "files_written": self.files - self.files_kept,
+            "files_kept": self.files_kept,
+            "files_deleted": self.stale_deleted,
+            "bytes_written": self.bytes_written,
             "buckets": self.buckets,
             "peak_rss_mb": round(self.peak_rss_bytes / MIB, 1),
             "memory_budget_mb": round(self.budget_bytes / MIB),
@@ -250,8 +267,8 @@ WRITTEN_SCHEMA = {"key": pl.String, "rows": pl.Int64, "bytes": pl.Int64}
 
 @dataclass(frozen=True)
 class BucketWritten:
-    """What a worker reports for one bucket; its (key, rows, bytes) per file stay in
-    ``listing`` on scratch, so the parent holds no key strings while the pool runs."""
+    """What a worker reports for one bucket; its (key, rows, bytes, digest, kept) per file
+    stay in ``listing`` on scratch, so the parent holds no key strings while the pool runs."""
 
     listing: Path
     rows: int
@@ -259,6 +276,8 @@ class BucketWritten:
     partitions: int
     cpu_seconds: float = 0.0  # the worker's CPU (all its threads, user+sys) on this bucket
     sys_seconds: float = 0.0  # of which in the kernel
+    requests: Counter = field(default_factory=Counter)  # the bucket's storage requests, by operation
+    retries: Counter = field(default_factory=Counter)  # of which retries
 
 
 def written_listing(bucket_file: Path) -> Path:
@@ -275,26 +294,46 @@ def _cpu_since(started: os.times_result) -> tuple[float, float]:
 def write_bucket(
     storage: WarehouseStorage, manifest: MonthManifest, bucket_file: Path, max_rows_per_file: int
 ) -> BucketWritten:
-    """Phase 2 for one bucket (runs in a worker process): journal its keys, write its
-    partitions, wait until they are durable, list what was written on scratch."""
+    """Phase 2 for one bucket (runs in a worker process): digest its files, keep those the
+    committed month holds, journal the others' keys, write them, wait until they are
+    durable, list every file (written or kept) on scratch."""
     started = os.times()
+    requests_before, retries_before = Counter(storage.requests), Counter(storage.retries)
     bucket = pl.read_ipc_stream(bucket_file)
-    manifest.journal(bucket_file.stem, planned_keys(bucket, max_rows_per_file))
     order, runs = file_order(bucket)
     files = partition_files(runs, max_rows_per_file)
     rows = bucket.select(FILE_COLUMNS)
     del bucket
-    written = []
-    for (key, n), payload in zip(files, encode_files(rows, [n for _, n in files], order), strict=True):
+    lengths = [n for _, n in files]
+    planned = pl.DataFrame(
+        {"key": [k for k, _ in files], "rows": lengths, "digest": file_digests(rows, order, lengths)},
+        schema={k: LISTING_SCHEMA[k] for k in ("key", "rows", "digest")},
+    )
+    kept = kept_files(planned, bucket_file)
+    # in file order: the files' row ranges follow it
+    changed = planned.with_row_index("_file").join(kept.select("key"), on="key", how="anti").sort("_file")
+    if changed.height:
+        manifest.journal(bucket_file.stem, changed.select("key", "digest"))
+    if changed.height < planned.height:
+        chosen = changed["_file"].to_list()
+        order = order.gather(positions_of(lengths, chosen))
+    sizes = []
+    for key, payload in zip(changed["key"], encode_files(rows, changed["rows"].to_list(), order), strict=True):
         storage.put_bytes(key, payload)
-        written.append((key, n, len(payload)))
-    listing_frame = pl.DataFrame(written, schema=WRITTEN_SCHEMA, orient="row")
-    del written, files, order
+        sizes.append(len(payload))
+    listing_frame = pl.concat(
+        [
+            changed.select("key", "rows", pl.Series("bytes", sizes, pl.Int64), "digest", kept=pl.lit(False)),
+            kept.with_columns(kept=pl.lit(True)),
+        ]
+    )
+    del files, order, planned, changed, kept
     storage.flush()
     listing = written_listing(bucket_file)
     listing_frame.write_parquet(listing, compression="lz4")
     return BucketWritten(
-        listing, int(listing_frame["rows"].sum()), listing_frame.height, len(runs), *_cpu_since(started)
+        listing, int(listing_frame["rows"].sum()), listing_frame.height, len(runs), *_cpu_since(started),
+        requests=Counter(storage.requests) - requests_before, retries=Counter(storage.retries) - retries_before,
     )
 
 
@@ -316,7 +355,7 @@ def spill_buckets(
     writer keeps nothing per batch. Parquet writers keep every row group's metadata until
     closed, which grows with buckets x chunks x columns; a stream's memory stays flat.
     """
-    bucket = (pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets).alias(BUCKET_COLUMN)
+    bucket = bucket_of(n_buckets).alias(BUCKET_COLUMN)
     rows = enriched.with_columns(partition_dir_expr()).select(PARTITION_DIR_COLUMN, *FILE_COLUMNS)
     options = pa.ipc.IpcWriteOptions(compression="lz4", use_threads=False)
     sinks: dict[int, pa.NativeFile] = {}
@@ -348,6 +387,11 @@ def spill_buckets(
     return sorted(bucket_path(scratch, b) for b in writers)
 
 
+def bucket_of(n_buckets: int) -> pl.Expr:
+    """The bucket of a partition folder (``PARTITION_DIR_COLUMN``)."""
+    return pl.col(PARTITION_DIR_COLUMN).hash(42) % n_buckets
+
+
 def bucket_path(scratch: Path, bucket: int) -> Path:
     return scratch / f"bucket-{bucket:06d}.arrows"
 
@@ -360,30 +404,50 @@ def _share_spill_counter(counter) -> None:
     _spilled_rows = counter
 
 
-def _spill_counted(enriched: pl.LazyFrame, scratch: Path, n_buckets: int, chunk_rows: int) -> list[Path]:
+def _spill_counted(
+    enriched: pl.LazyFrame, scratch: Path, n_buckets: int, chunk_rows: int, manifest: MonthManifest, full_rewrite: bool
+) -> list[Path]:
     def count(rows: int) -> None:
         _spilled_rows.value = rows
 
-    return spill_buckets(enriched, scratch, n_buckets, chunk_rows, on_chunk=count)
+    bucket_files = spill_buckets(enriched, scratch, n_buckets, chunk_rows, on_chunk=count)
+    _begin(manifest, bucket_files, n_buckets, full_rewrite)
+    return bucket_files
+
+
+def _begin(manifest: MonthManifest, bucket_files: list[Path], n_buckets: int, full_rewrite: bool) -> None:
+    """Step 1 of the manifest's protocol, then each bucket's share of the trusted
+    committed files put beside it (none for a full rewrite)."""
+    trusted = manifest.begin()
+    if not full_rewrite:
+        split_trusted(trusted, bucket_files, bucket_of(n_buckets))
 
 
 def _spill(
-    enriched: pl.LazyFrame, scratch: Path, n_buckets: int, settings: WriterSettings, progress: WriteProgress
+    enriched: pl.LazyFrame,
+    scratch: Path,
+    n_buckets: int,
+    settings: WriterSettings,
+    progress: WriteProgress,
+    manifest: MonthManifest,
 ) -> list[Path]:
-    """Phase 1, in a spawned process whenever a pool of writers follows. polars' allocator
-    keeps freed memory for several seconds (bench/measured/design-measurements.md); in
-    process, that would overlap the first buckets being written."""
+    """Phase 1 and the manifest's ``begin``, in a spawned process whenever a pool of
+    writers follows. polars' allocator keeps freed memory for several seconds
+    (bench/measured/design-measurements.md); in process, that would overlap the first
+    buckets being written (the committed manifest is read there too: hundreds of
+    thousands of keys)."""
     chunk_rows = settings.spill_chunk_rows()
     if n_buckets <= 1 or settings.max_workers <= 1:
-        return spill_buckets(
+        bucket_files = spill_buckets(
             enriched, scratch, n_buckets, chunk_rows, on_chunk=lambda rows: setattr(progress, "rows_done", rows)
         )
-    context = BARE_SPAWN
-    counter = context.Value("q", 0, lock=False)
-    with ProcessPoolExecutor(
-        max_workers=1, mp_context=context, initializer=_share_spill_counter, initargs=(counter,)
-    ) as pool:
-        spilled = pool.submit(_spill_counted, enriched, scratch, n_buckets, chunk_rows)
+        _begin(manifest, bucket_files, n_buckets, settings.full_rewrite)
+        return bucket_files
+    counter = BARE_SPAWN.Value("q", 0, lock=False)
+    with stopping_pool(1, initializer=_share_spill_counter, initargs=(counter,)) as pool:
+        spilled = pool.submit(
+            _spill_counted, enriched, scratch, n_buckets, chunk_rows, manifest, settings.full_rewrite
+        )
         while True:
             try:
                 return spilled.result(timeout=0.5)
@@ -424,23 +488,23 @@ def _write_buckets(
     if workers <= 1:
         return [done(write_bucket(storage, manifest, d, settings.max_rows_per_file)) for d in bucket_files]
     results: list[BucketWritten] = []
-    context = BARE_SPAWN
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=writer_process_setup) as pool:
+    # on any exception (an interrupt included) the pool's processes are stopped at once,
+    # not left to finish the buckets already handed to them
+    with stopping_pool(workers, initializer=writer_process_setup) as pool:
         pending: set[Future] = set()
         queue = list(reversed(bucket_files))
-        try:
-            # at most one queued bucket per worker: the parent never holds a backlog
-            while queue or pending:
-                while queue and len(pending) < 2 * workers:
-                    pending.add(
-                        pool.submit(write_bucket, storage, manifest, queue.pop(), settings.max_rows_per_file)
-                    )
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                results.extend(done(f.result()) for f in finished)
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+        # at most one queued bucket per worker: the parent never holds a backlog
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:
+                pending.add(pool.submit(write_bucket, storage, manifest, queue.pop(), settings.max_rows_per_file))
+            # in short slices: an interrupt taken by another thread (polars', the S3
+            # uploads') reaches this main thread only when it next runs Python
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for f in finished:
+                bucket = done(f.result())
+                storage.requests.update(bucket.requests)  # the workers' requests, counted here
+                storage.retries.update(bucket.retries)
+                results.append(bucket)
     return results
 
 
@@ -468,15 +532,14 @@ def write_month(
     try:
         with watch:
             t0 = time.perf_counter()
-            bucket_files = _spill(enriched, scratch, n_buckets, settings, progress)
+            manifest = MonthManifest(storage, year_month)
+            bucket_files = _spill(enriched, scratch, n_buckets, settings, progress, manifest)
             result.seconds["spill"] = time.perf_counter() - t0
             log(
                 f"{year_month}: spilled {expected_rows:,} rows into {len(bucket_files)} buckets"
                 f" in {result.seconds['spill']:.1f} s; writing with {settings.max_workers} workers"
             )
 
-            manifest = MonthManifest(storage, year_month)
-            manifest.begin()
             t1 = time.perf_counter()
             progress.phase, progress.started, progress.rows_done = "write", t1, 0
             written = _write_buckets(storage, manifest, bucket_files, settings, progress)
@@ -494,18 +557,22 @@ def write_month(
             frame = (
                 pl.read_parquet([b.listing for b in written]).sort("key")
                 if written
-                else pl.DataFrame(schema=WRITTEN_SCHEMA)
+                else pl.DataFrame(schema=LISTING_SCHEMA)
             )
-            result.stale_deleted = manifest.commit(frame)
+            result.stale_deleted = manifest.commit(frame.drop("kept"))
             result.seconds["commit"] = time.perf_counter() - t2
             result.files = frame.height
             result.bytes = int(frame["bytes"].sum())
+            result.files_kept = int(frame["kept"].sum())
+            result.bytes_written = int(frame.filter(~pl.col("kept"))["bytes"].sum())
             result.partitions = sum(b.partitions for b in written)
             result.write_cpu_seconds = sum(b.cpu_seconds for b in written)
             result.write_sys_seconds = sum(b.sys_seconds for b in written)
         result.peak_rss_bytes, result.over_budget = watch.peak_bytes, watch.over_budget
         log(
             f"{year_month}: {result.rows:,} rows, {result.partitions:,} partitions, {result.files:,} files"
+            f" ({result.files - result.files_kept:,} written, {result.files_kept:,} kept as they were,"
+            f" {result.stale_deleted:,} deleted)"
             f" in {sum(result.seconds.values()):.1f} s ({result.rows_per_second():,.0f} rows/s),"
             f" peak RSS {result.peak_rss_bytes / MIB:.0f} MiB of {result.budget_bytes / MIB:.0f} MiB"
         )

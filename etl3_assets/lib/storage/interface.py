@@ -29,7 +29,8 @@ class ObjectStat:
 class WarehouseStorage(Protocol):
     root_uri: str
     key_prefix: str  # what the store puts before every key (S3: the root's prefix); counts toward key limits
-    requests: Counter[str]  # requests sent, by kind (empty for a folder)
+    requests: Counter[str]  # requests sent, by operation (a folder counts its operations under S3's names)
+    retries: Counter[str]  # of which retries of a failed attempt, by operation (none for a folder)
 
     def stat(self, key: str) -> ObjectStat | None:
         """Size and fingerprint of an object; None when it does not exist."""
@@ -56,6 +57,10 @@ class WarehouseStorage(Protocol):
 
     def delete(self, keys: Iterable[str]) -> int:
         """Delete the objects that exist among ``keys``; returns how many were asked for."""
+
+    def discard_partial(self, keys: Iterable[str]) -> int:
+        """Remove what an interrupted write of ``keys`` may have left beside them (a
+        folder's temporary files; nothing on S3, whose PUTs are atomic); returns how many."""
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under ``prefix``."""

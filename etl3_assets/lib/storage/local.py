@@ -1,7 +1,10 @@
 """The storage interface on a local folder (the embedded default).
 
 Writes go to a temporary name in the target folder and are renamed, so a reader (or a
-crash) never sees half a file.
+crash) never sees half a file. A write interrupted by an exception removes its temporary
+file; one ended by a signal is cleaned by ``remove_in_flight_temporaries`` (the writer
+processes' SIGTERM handler), and one ended by SIGKILL by the next run of the month
+(``discard_partial`` of the keys the killed run had journaled).
 """
 
 from __future__ import annotations
@@ -16,6 +19,25 @@ from pathlib import Path
 import pyarrow as pa
 
 from etl3_assets.lib.storage.interface import ObjectStat
+
+DELETE_BATCH = 1000  # keys counted as one request, as S3's DeleteObjects takes them
+_in_flight: set[str] = set()  # temporary files of this process's writes under way
+
+
+def remove_in_flight_temporaries() -> None:
+    """Remove the temporary files of this process's writes under way: called by a
+    signal handler, between two bytecodes of whatever write was running."""
+    for tmp in list(_in_flight):
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _is_temporary_of(entry: str, names: set[str]) -> bool:
+    """Whether ``entry`` is the temporary file of a write of one of ``names``
+    (``.<name>.<token>.tmp``)."""
+    return entry.startswith(".") and entry.endswith(".tmp") and entry[1:].rsplit(".", 2)[0] in names
 
 
 class LocalStorage:
@@ -38,13 +60,18 @@ class LocalStorage:
         self.root_uri = str(self.root)
         self.key_prefix = ""
         self.requests: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
         self._known_dirs: set[str] = set()
         self._tmp_prefix = ""
         self._tmp_count = 0
 
     def __getstate__(self) -> dict:
         # a copy in another process keeps nothing of this one's folders or temp names
-        return {**self.__dict__, "_known_dirs": set(), "_tmp_prefix": "", "_tmp_count": 0}
+        # (and counts its own requests from zero)
+        return {
+            **self.__dict__, "_known_dirs": set(), "_tmp_prefix": "", "_tmp_count": 0,
+            "requests": Counter(), "retries": Counter(),
+        }
 
     def _path(self, key: str) -> Path:
         return self.root / key
@@ -82,18 +109,26 @@ class LocalStorage:
         if not self._tmp_prefix:
             self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._tmp_count += 1
+        self.requests["PutObject"] += 1
         tmp = f"{folder}/.{name}.{self._tmp_prefix}-{self._tmp_count}.tmp"
-        fd = os.open(tmp, self.FILE_FLAGS, 0o666)
+        _in_flight.add(tmp)  # before the file exists: an interrupt at any point finds it
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            fd = os.open(tmp, self.FILE_FLAGS, 0o666)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
         except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
             raise
-        os.close(fd)
-        os.replace(tmp, path)
+        finally:
+            _in_flight.discard(tmp)
 
     def put_file(self, key: str, path: str) -> None:
         target = f"{self.root_uri}/{key}"
@@ -101,10 +136,12 @@ class LocalStorage:
         if folder not in self._known_dirs:
             self._make_dirs(folder)
         tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        self.requests["PutObject"] += 1
         shutil.move(path, tmp)  # a rename when both are on one filesystem
         os.replace(tmp, target)
 
     def stat(self, key: str) -> ObjectStat | None:
+        self.requests["HeadObject"] += 1
         try:
             st = self._path(key).stat()
         except FileNotFoundError:
@@ -134,6 +171,7 @@ class LocalStorage:
         return None
 
     def get_bytes(self, key: str) -> bytes | None:
+        self.requests["GetObject"] += 1
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
@@ -145,18 +183,46 @@ class LocalStorage:
         for key in keys:
             path = self._path(key)
             count += 1
+            parents.add(path.parent)  # emptied by this delete, or by a discarded partial write
             try:
                 path.unlink()
-                parents.add(path.parent)
             except FileNotFoundError:
                 pass
-        self._known_dirs.clear()  # folders emptied below are removed
-        for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
-            _remove_empty_dirs(parent, stop=self.root)
+        self.requests["DeleteObjects"] += -(-count // DELETE_BATCH)
+        self._remove_empty(parents)
         return count
+
+    def _remove_empty(self, folders: set[Path]) -> None:
+        self._known_dirs.clear()  # folders emptied below are removed
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            _remove_empty_dirs(folder, stop=self.root)
+
+    def discard_partial(self, keys: Iterable[str]) -> int:
+        """Remove the temporary files that interrupted writes of ``keys`` left (one
+        folder listing per folder of the keys), and the folders that leaves empty."""
+        names_by_folder: dict[Path, set[str]] = {}
+        for key in keys:
+            path = self._path(key)
+            names_by_folder.setdefault(path.parent, set()).add(path.name)
+        removed = 0
+        for folder, names in names_by_folder.items():
+            try:
+                entries = os.listdir(folder)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if _is_temporary_of(entry, names):
+                    try:
+                        os.unlink(folder / entry)
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+        self._remove_empty(set(names_by_folder))
+        return removed
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         base = self._path(prefix)
+        self.requests["ListObjectsV2"] += 1
         if not base.exists():
             return
         for dirpath, _, files in os.walk(base):

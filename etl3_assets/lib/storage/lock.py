@@ -458,7 +458,15 @@ class MonthLease:
             self._thread = None
         with self._mutex:
             if self.version is not None and not self.lost:
-                self.store.delete(self.key, self.version)
+                try:
+                    self.store.delete(self.key, self.version)
+                except Exception as error:  # noqa: BLE001 - the store is unreachable (an outage)
+                    # the run's own outcome (often that same outage) must not be masked:
+                    # the lease, no longer renewed, expires by itself
+                    self.log(
+                        f"month {self.year_month} of {self.output}: the lease could not be released ({error});"
+                        f" it expires within {self.lease_seconds:g} s"
+                    )
             self.version = None
 
 

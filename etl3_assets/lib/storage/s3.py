@@ -9,8 +9,11 @@ A month is hundreds of thousands of small objects, so the cost is per request:
   ``flush`` waits for the queue and raises the first failure;
 * deletes are batched ``DeleteObjects`` calls of up to 1000 keys;
 * the boto3 client is created lazily, once per process (clients are thread-safe), with
-  adaptive retries and a connection pool as large as the upload pool, so a storage object
-  can be pickled into worker processes.
+  the retry mode and attempts of ``S3Connection`` (settings ``S3_RETRY_MODE``,
+  ``S3_MAX_ATTEMPTS``) and a connection pool as large as the upload pool, so a storage
+  object can be pickled into worker processes;
+* every HTTP request is counted by operation (``requests``), and every retry of a failed
+  attempt (throttling, a 5xx, a reset connection) again in ``retries``.
 
 Endpoints and credentials come the standard ways (``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_S3``, the credential chain) unless ``S3Connection`` names them.
@@ -197,9 +200,10 @@ def _drop_expect_for_small_bodies(request: Any, **_: Any) -> None:
 class _ProcessClient:
     """One boto3 client per process, made on first use (and again after a fork)."""
 
-    def __init__(self, connection: S3Connection, on_request):
+    def __init__(self, connection: S3Connection, on_request, on_attempt):
         self.connection = connection
         self.on_request = on_request
+        self.on_attempt = on_attempt
         self._lock = threading.Lock()
         self._client = None
         self._pid = None
@@ -210,6 +214,7 @@ class _ProcessClient:
                 if self._client is None or self._pid != os.getpid():
                     client = self.connection.client("s3")
                     client.meta.events.register("before-send.s3", self.on_request)
+                    client.meta.events.register("request-created.s3", self.on_attempt)
                     client.meta.events.register("before-send.s3", _drop_expect_for_small_bodies)
                     self._client, self._pid = client, os.getpid()
         return self._client
@@ -238,8 +243,9 @@ class S3Storage:
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._client = _ProcessClient(self.connection, self._count_request)
+        self._client = _ProcessClient(self.connection, self._count_request, self._count_retry)
         self.requests: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
         self._requests_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.queue_size)
         self._pending: set[Future] = set()
@@ -268,6 +274,14 @@ class S3Storage:
     def _count_request(self, event_name: str, **_: Any) -> None:
         with self._requests_lock:
             self.requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    def _count_retry(self, request: Any = None, operation_name: str = "", **_: Any) -> None:
+        """``request-created`` handler: botocore numbers each attempt in the request's
+        context; an attempt after the first is a retry."""
+        attempt = (getattr(request, "context", None) or {}).get("retries", {}).get("attempt", 1)
+        if attempt > 1:
+            with self._requests_lock:
+                self.retries[operation_name] += 1
 
     def _key(self, key: str) -> str:
         return self.root.key(key)
@@ -372,6 +386,11 @@ class S3Storage:
                     f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
         return len(keys)
+
+    def discard_partial(self, keys: Iterable[str]) -> int:
+        """Nothing to discard: a PutObject is atomic, and an interrupted multipart upload
+        is aborted by the bucket's lifecycle rule (``etl3 setup-bucket``)."""
+        return 0
 
     def list(self, prefix: str) -> Iterator[tuple[str, int]]:
         yield from ((k, size) for k, size, _ in self.list_with_etags(prefix))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import psutil
 import pytest
 
 from etl3_assets.lib.hive.manifest import MANIFEST_PREFIX
@@ -195,7 +196,11 @@ def test_a_run_killed_while_writing_blocks_the_month_one_lease_at_most(etl1_root
                 break  # writing: its first bucket is journaled
             time.sleep(0.01)
         assert victim.poll() is None, "the run ended before it could be killed mid-write"
-        os.killpg(victim.pid, signal.SIGKILL)
+        # every process of the run: etl3 runs the month in a process group of its own
+        # behind its front process (cli.run_behind_front)
+        groups = {os.getpgid(p.pid) for p in psutil.Process(victim.pid).children(recursive=True)}
+        for group in {victim.pid, *groups}:
+            os.killpg(group, signal.SIGKILL)
         killed = time.monotonic()
         victim.wait()
     finally:
