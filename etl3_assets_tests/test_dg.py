@@ -28,4 +28,4 @@ def test_dg_check_defs_and_list_defs():
     assets = {a["asset_key"]: a for a in defs["assets"]}
     assert {"fact_rate_enriched", "fact_rate_enriched_iceberg", "xref_pg_member_npi"} <= set(assets)
     assert all(a["owners"] and a["kinds"] for a in assets.values())
-    assert {s["name"] for s in defs["sensors"]} == {"etl1_sensor", "report_failed_month"}
+    assert {s["name"] for s in defs["sensors"]} == {"etl1_sensor", "etl1_batch_sensor", "report_failed_month"}

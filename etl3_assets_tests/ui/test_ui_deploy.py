@@ -37,7 +37,8 @@ def test_the_cluster_keeps_the_local_concurrency_rules(tmp_path):
     cluster = _instance_config(REPO / "deploy" / "dagster.yaml", tmp_path)["concurrency"]
     assert cluster["runs"]["tag_concurrency_limits"] == local["runs"]["tag_concurrency_limits"]
     assert local["runs"]["tag_concurrency_limits"] == [
-        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+        {"key": "etl3/etl1_writer", "limit": 1},
     ]
     helm = yaml.safe_load((REPO / "deploy" / "values.yaml").read_text())
     queued = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
