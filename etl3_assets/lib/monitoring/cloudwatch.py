@@ -164,6 +164,14 @@ class WriteFigures(Protocol):
     budget_bytes: int
 
 
+def memory_values(peak_rss_bytes: int, budget_bytes: int) -> dict[str, float]:
+    """The run's peak RSS, as a share of its budget (the memory alarm's metric) and in MiB."""
+    return {
+        "MemoryUsage": round(100 * peak_rss_bytes / budget_bytes, 1) if budget_bytes else 0.0,
+        "MemoryPeakRSS": round(peak_rss_bytes / 2**20, 1),
+    }
+
+
 def month_write_values(
     result: WriteFigures,
     rows_per_second: float,
@@ -178,8 +186,7 @@ def month_write_values(
         "ChunkInputRows": result.input_rows,
         "ChunkOutputRows": result.rows,
         "ChunkProcessingRate": rows_per_second,
-        "MemoryUsage": round(100 * result.peak_rss_bytes / result.budget_bytes, 1) if result.budget_bytes else 0.0,
-        "MemoryPeakRSS": round(result.peak_rss_bytes / 2**20, 1),
+        **memory_values(result.peak_rss_bytes, result.budget_bytes),
         "DataSize": result.bytes,
         "ErrorCount": 0,
     }
@@ -207,8 +214,7 @@ def batch_values(result: BatchFigures, budget_bytes: int) -> dict[str, float]:
         "ChunkInputRows": result.input_rows,
         "ChunkOutputRows": result.gained.get("fact_rate", 0),
         "ChunkProcessingRate": round(result.input_rows / result.seconds, 1) if result.seconds else 0.0,
-        "MemoryUsage": round(100 * result.peak_rss_bytes / budget_bytes, 1) if budget_bytes else 0.0,
-        "MemoryPeakRSS": round(result.peak_rss_bytes / 2**20, 1),
+        **memory_values(result.peak_rss_bytes, budget_bytes),
         "ErrorCount": 0,
     }
 
